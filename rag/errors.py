@@ -1,0 +1,41 @@
+"""Error hierarchy: every failure a user can act on is a RagError with a one-line fix.
+
+    RagError
+    ├── InputError          bad question or request (HTTP 400/413/422)
+    ├── CorpusError         report file unreadable, not UTF-8 or without sections
+    ├── ModelError          embedding model missing or invalid
+    ├── IndexError_         index missing, corrupted or built from another corpus/model (HTTP 503)
+    └── DependencyError     an optional package is not installed
+"""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class; ``str(err)`` is a single line saying what went wrong and what to do."""
+
+    status_code = 500
+
+
+class InputError(RagError):
+    status_code = 422
+
+
+class QuestionTooLong(InputError):
+    status_code = 413
+
+
+class CorpusError(RagError):
+    status_code = 500
+
+
+class ModelError(RagError):
+    status_code = 503
+
+
+class IndexError_(RagError):  # noqa: N801 - avoid shadowing the builtin IndexError
+    status_code = 503
+
+
+class DependencyError(RagError):
+    status_code = 500

@@ -1,0 +1,85 @@
+"""Frozen dataclasses that flow between modules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Block:
+    """One structural unit inside a section.
+
+    kind is one of: heading, paragraph, bullet, table, figure.
+    A table keeps its caption, header row, rows and "資料)" source together;
+    a figure is a caption (the image itself is missing from the text) with its source.
+    """
+
+    kind: str
+    text: str
+    heading_path: tuple[str, ...] = ()
+    caption: str = ""
+    header: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+    blocks: tuple[Block, ...]
+    chapter: int | None = None
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A citable passage: never straddles two sections."""
+
+    id: str
+    section_id: str
+    section_title: str
+    heading_path: tuple[str, ...]
+    kind: str
+    text: str
+    order: int
+    table_header: str = ""  # the header row line inside ``text`` for table passages
+
+    @property
+    def context(self) -> str:
+        """Where the passage sits: section label, title and sub-heading path."""
+        parts = [f"【{self.section_id}】{self.section_title}".strip(), *self.heading_path]
+        return " > ".join(p for p in parts if p)
+
+    @property
+    def indexed_text(self) -> str:
+        # The section title travels with the passage: it gives short or tabular
+        # passages the topic words that cross-lingual questions match on.
+        return f"{self.context}\n{self.text}"
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk: Chunk
+    score: float
+    rank: int
+    retrievers: dict[str, int] = field(default_factory=dict)  # retriever name -> its rank
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    chunk_id: str
+    section_id: str
+    section_title: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    language: str
+    text: str
+    abstained: bool
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    took_ms: float = 0.0
