@@ -188,7 +188,7 @@ def _row_lines(row: tuple[str, ...], budget: int) -> list[str]:
         if len(cell) > 24:
             break
         label.append(cell)
-    rest = CELL_SEPARATOR.join(row[len(label):])
+    rest = CELL_SEPARATOR.join(row[len(label) :])
     prefix = CELL_SEPARATOR.join(label) + CELL_SEPARATOR if label else ""
     return [prefix + p.strip() for p in split_text(rest, budget - count_tokens(prefix)) if p.strip()]
 

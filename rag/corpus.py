@@ -189,8 +189,15 @@ def parse_blocks(lines: list[str]) -> tuple[Block, ...]:
             header = trimmed[0] if has_header else ()
             body_rows = tuple(trimmed[1:] if has_header else trimmed)
             blocks.append(
-                Block(kind="table", text=caption, heading_path=path(), caption=caption,
-                      header=header, rows=body_rows, source=source)
+                Block(
+                    kind="table",
+                    text=caption,
+                    heading_path=path(),
+                    caption=caption,
+                    header=header,
+                    rows=body_rows,
+                    source=source,
+                )
             )
             continue
         i += 1
@@ -203,8 +210,15 @@ def parse_blocks(lines: list[str]) -> tuple[Block, ...]:
                 for k in range(len(blocks) - 1, -1, -1):
                     if blocks[k].kind in ("figure", "table") and not blocks[k].source:
                         b = blocks[k]
-                        blocks[k] = Block(kind=b.kind, text=b.text, heading_path=b.heading_path,
-                                          caption=b.caption, header=b.header, rows=b.rows, source=source)
+                        blocks[k] = Block(
+                            kind=b.kind,
+                            text=b.text,
+                            heading_path=b.heading_path,
+                            caption=b.caption,
+                            header=b.header,
+                            rows=b.rows,
+                            source=source,
+                        )
                         break
                 else:
                     blocks.append(Block(kind="paragraph", text=source, heading_path=path()))

@@ -1,11 +1,11 @@
 """Error hierarchy: every failure a user can act on is a RagError with a one-line fix.
 
-    RagError
-    ├── InputError          bad question or request (HTTP 400/413/422)
-    ├── CorpusError         report file unreadable, not UTF-8 or without sections
-    ├── ModelError          embedding model missing or invalid
-    ├── IndexError_         index missing, corrupted or built from another corpus/model (HTTP 503)
-    └── DependencyError     an optional package is not installed
+RagError
+├── InputError          bad question or request (HTTP 400/413/422)
+├── CorpusError         report file unreadable, not UTF-8 or without sections
+├── ModelError          embedding model missing or invalid
+├── IndexError_         index missing, corrupted or built from another corpus/model (HTTP 503)
+└── DependencyError     an optional package is not installed
 """
 
 from __future__ import annotations

@@ -47,17 +47,14 @@ def clean_question(text: object, max_chars: int) -> str:
         raise InputError("the question must be a string")
     # Drop control and format characters (NUL, bidi marks, zero-width) and lone surrogates.
     cleaned = "".join(
-        ch for ch in text
-        if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
     )
     cleaned = unicodedata.normalize("NFKC", cleaned).strip()
     cleaned = re.sub(r"\s+", " ", cleaned)
     if not cleaned:
         raise InputError("the question is empty: type a question about the report")
     if len(cleaned) > max_chars:
-        raise QuestionTooLong(
-            f"the question is {len(cleaned)} characters, over the limit of {max_chars}: shorten it"
-        )
+        raise QuestionTooLong(f"the question is {len(cleaned)} characters, over the limit of {max_chars}: shorten it")
     if not any(unicodedata.category(ch)[0] in "LN" for ch in cleaned):
         raise InputError("the question has no letters or digits: ask in words (Japanese, English or Chinese)")
     return cleaned

@@ -19,8 +19,46 @@ SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
 LATIN_TOKEN_RE = re.compile(r"[a-z][a-z0-9]*(?:[-.][a-z0-9]+)*|\d+(?:\.\d+)?%?")
 HAN_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 LATIN_STOPWORDS = frozenset(
-    "a an the of in on for to and or is are was were what which who how many much does do did"
-    " by with as at from that this it its be been report according china chinese".split()
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "in",
+        "on",
+        "for",
+        "to",
+        "and",
+        "or",
+        "is",
+        "are",
+        "was",
+        "were",
+        "what",
+        "which",
+        "who",
+        "how",
+        "many",
+        "much",
+        "does",
+        "do",
+        "did",
+        "by",
+        "with",
+        "as",
+        "at",
+        "from",
+        "that",
+        "this",
+        "it",
+        "its",
+        "be",
+        "been",
+        "report",
+        "according",
+        "china",
+        "chinese",
+    ]
 )
 
 
@@ -60,6 +98,22 @@ def tokenize(text: str) -> list[str]:
     for run in HAN_RUN_RE.findall(text):
         tokens.extend("~" + run[i : i + 2] for i in range(len(run) - 1))
     return tokens
+
+
+@lru_cache(maxsize=1)
+def _opencc() -> tuple[Any, Any]:
+    try:
+        import opencc
+    except ImportError as exc:  # pragma: no cover - a required dependency
+        raise DependencyError("opencc is missing: pip install opencc") from exc
+    return opencc.OpenCC("s2t"), opencc.OpenCC("t2jp")
+
+
+def japanese_forms(text: str) -> str:
+    """Rewrite Chinese characters in their Japanese forms (产业 → 産業, 专利 → 専利), so a Chinese
+    question shares words with the Japanese report. Simplified → traditional → Japanese shinjitai."""
+    to_traditional, to_japanese = _opencc()
+    return str(to_japanese.convert(to_traditional.convert(text)))
 
 
 class LexicalIndex:

@@ -23,3 +23,30 @@ def sample_corpus(tmp_path: Path) -> Path:
         encoding="utf-8",
     )
     return corpus
+
+
+def _settings(corpus: Path, index_dir: Path, data_dir: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    from rag.config import Settings
+
+    return Settings(corpus_dir=corpus, index_dir=index_dir, data_dir=data_dir, **overrides)
+
+
+@pytest.fixture
+def fake_pipeline(sample_corpus: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A pipeline over the sample report with the deterministic hash embedder: fast, no model."""
+    from rag.embed import HashEmbedder
+    from rag.pipeline import Pipeline
+
+    settings = _settings(sample_corpus, tmp_path / "index", tmp_path / "data", embed_model="hash")
+    return Pipeline.load(settings, build=True, embedder=HashEmbedder())
+
+
+@pytest.fixture(scope="session")
+def real_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real default model over the real report, index built once per test session."""
+    from rag.config import get_settings
+    from rag.pipeline import Pipeline
+
+    base = tmp_path_factory.mktemp("real")
+    settings = _settings(REPO / "corpus", base / "index", base / "data", model_cache=get_settings().model_cache)
+    return Pipeline.load(settings, build=True)

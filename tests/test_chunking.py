@@ -36,7 +36,9 @@ def test_chunks_never_straddle_sections_and_ids_are_stable(sample_corpus: Path) 
             continue
         start = raw.index(f"【{chunk.section_id}】")
         # The section ends at the next section header (sub-headings like 【主要…】 stay inside).
-        end = min((raw.find(f"【{s.id}】") for s in report.sections if raw.find(f"【{s.id}】") > start), default=len(raw))
+        end = min(
+            (raw.find(f"【{s.id}】") for s in report.sections if raw.find(f"【{s.id}】") > start), default=len(raw)
+        )
         section_raw = raw[start:end].replace("\t", " | ")
         for line in chunk.text.split("\n"):
             assert line.removeprefix("[図] ").removeprefix("- ") in section_raw, (chunk.section_id, line)

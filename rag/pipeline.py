@@ -1,0 +1,101 @@
+"""The one object that wires corpus, model, index, retrieval and answering together."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rag.answer import AnswerConfig, ExtractiveAnswerer
+from rag.calibration import load_thresholds
+from rag.chunking import ChunkingConfig
+from rag.config import Settings, get_settings
+from rag.corpus import Report, load_report
+from rag.embed import Embedder, load_embedder
+from rag.index import Index, build_index, identity, load_index
+from rag.lang import clean_question, detect_language
+from rag.retrieve import RetrievalConfig, Retriever
+from rag.types import Answer, Hit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    query: str
+    language: str
+    hits: tuple[Hit, ...]
+    took_ms: float
+
+
+class Pipeline:
+    """Search and ask over one loaded index. Thread-safe for reads."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        report: Report,
+        embedder: Embedder,
+        index: Index,
+        retrieval: RetrievalConfig | None = None,
+        answering: AnswerConfig | None = None,
+    ):
+        self.settings = settings
+        self.report = report
+        self.embedder = embedder
+        self.index = index
+        self.retriever = Retriever(index, embedder, retrieval)
+        self.answerer = ExtractiveAnswerer(index, answering or default_answer_config(embedder.model_id))
+
+    @classmethod
+    def load(
+        cls,
+        settings: Settings | None = None,
+        *,
+        build: bool = False,
+        embedder: Embedder | None = None,
+        show_progress: bool = False,
+    ) -> Pipeline:
+        """Load corpus, model and index; with ``build`` first (re)build the index if it is stale."""
+        settings = settings or get_settings()
+        report = load_report(settings.corpus_dir)
+        embedder = embedder or load_embedder(
+            settings.embed_model, settings.model_cache, settings.query_prompt, settings.passage_prompt
+        )
+        expected = identity(report, embedder, ChunkingConfig())
+        if build:
+            build_index(report, embedder, settings.index_dir, show_progress=show_progress)
+        index = load_index(settings.index_dir, expected)
+        return cls(settings, report, embedder, index)
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> SearchResult:
+        started = time.perf_counter()
+        query = clean_question(query, self.settings.max_question_chars)
+        language = detect_language(query)
+        hits = self.retriever.search(query, k or self.settings.top_k, language, mode)
+        return SearchResult(query, language, tuple(hits), _ms_since(started))
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        started = time.perf_counter()
+        question = clean_question(question, self.settings.max_question_chars)
+        scored = self.retriever.score(question, detect_language(question))
+        hits = self.retriever.hits(scored, k or self.settings.top_k)
+        answer = self.answerer.answer(question, scored, hits)
+        return replace(answer, took_ms=_ms_since(started))
+
+    def summary(self) -> dict[str, Any]:
+        return self.index.summary()
+
+
+def default_answer_config(model_id: str) -> AnswerConfig:
+    """Answer settings with the abstention thresholds calibrated for this model, if any."""
+    thresholds = load_thresholds(model_id)
+    if thresholds is None:
+        log.warning("no abstention calibration for model %s: run `rag eval --calibrate`", model_id)
+        return AnswerConfig()
+    return AnswerConfig(abstain_below=thresholds)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)

@@ -1,0 +1,46 @@
+"""Plain-dict views of results, shared by the CLI's --json output and the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rag.types import Answer, Citation, Hit
+
+
+def hit_json(hit: Hit) -> dict[str, Any]:
+    return {
+        "rank": hit.rank,
+        "chunk_id": hit.chunk.id,
+        "section": hit.chunk.section_id,
+        "title": hit.chunk.section_title,
+        "heading_path": list(hit.chunk.heading_path),
+        "kind": hit.chunk.kind,
+        "text": hit.chunk.text,
+        "score": round(hit.score, 6),
+        "retrievers": hit.retrievers,
+    }
+
+
+def citation_json(c: Citation) -> dict[str, Any]:
+    return {"n": c.n, "chunk_id": c.chunk_id, "section": c.section_id, "title": c.section_title, "quote": c.quote}
+
+
+def search_result_json(result: Any) -> dict[str, Any]:
+    return {
+        "query": result.query,
+        "language": result.language,
+        "hits": [hit_json(h) for h in result.hits],
+        "took_ms": result.took_ms,
+    }
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "language": answer.language,
+        "abstained": answer.abstained,
+        "citations": [citation_json(c) for c in answer.citations],
+        "hits": [hit_json(h) for h in answer.hits],
+        "took_ms": answer.took_ms,
+    }

