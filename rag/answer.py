@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.index import Index
-from rag.lexical import tokenize
+from rag.lexical import japanese_forms, tokenize
 from rag.retrieve import Scored
 from rag.types import Answer, Citation, Hit
+
+NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 
 MESSAGES = {
     "ja": {
@@ -37,12 +40,14 @@ MESSAGES = {
 class AnswerConfig:
     """Quote selection and abstention. Thresholds are calibrated by `rag eval` on the question set."""
 
-    passages: int = 3  # top passages whose sentences/rows may be quoted
-    max_quotes: int = 3
+    passages: int = 5  # top passages whose sentences/rows may be quoted
+    max_quotes: int = 4
     # Further quotes must score within this margin of the best one.
-    quote_margin: float = 0.03
+    quote_margin: float = 0.05
     # Weight of the share of question words a quote contains (helps numbers and names).
     lexical_weight: float = 0.05
+    # Bonus for sentences of higher-ranked passages (weight / rank).
+    rank_weight: float = 0.02
     # Abstain when the best quote's cosine is below this, per question language
     # (cross-lingual similarities run lower than Japanese-to-Japanese ones).
     abstain_below: dict[str, float] = field(default_factory=lambda: {"ja": 0.0, "en": 0.0, "zh": 0.0})
@@ -62,28 +67,39 @@ class ExtractiveAnswerer:
         self.config = config or AnswerConfig()
 
     def candidate_quotes(self, question: str, scored: Scored, hits: list[Hit]) -> list[Quote]:
-        """Sentences and rows of the top passages, best first."""
-        # A chunk's order is its position in the index.
-        wanted = [h.chunk.order for h in hits[: self.config.passages]]
-        q_tokens = set(tokenize(question))
+        """Sentences and rows of the top passages, best first: closeness to the question, the share
+        of its words (or their report-word translations) they contain, and their passage's rank."""
+        top = hits[: self.config.passages]
+        rank_of = {h.chunk.order: h.rank for h in top}
+        words = set(tokenize(japanese_forms(question) if scored.language == "zh" else question))
+        words |= {term for term, _ in scored.expansions}
         quotes = []
-        for u in np.flatnonzero(np.isin(self.index.unit_chunk, wanted)):
+        # A chunk's order is its position in the index.
+        for u in np.flatnonzero(np.isin(self.index.unit_chunk, list(rank_of))):
             text = self.index.unit_texts[u]
             cosine = float(scored.unit_sims[u]) if len(scored.unit_sims) else 0.0
-            overlap = len(q_tokens & set(tokenize(text))) / len(q_tokens) if q_tokens else 0.0
-            quotes.append(
-                Quote(int(self.index.unit_chunk[u]), text, cosine + self.config.lexical_weight * overlap, cosine)
-            )
+            overlap = len(words & set(tokenize(text))) / len(words) if words else 0.0
+            prior = self.config.rank_weight / rank_of[int(self.index.unit_chunk[u])]
+            score = cosine + self.config.lexical_weight * overlap + prior
+            quotes.append(Quote(int(self.index.unit_chunk[u]), text, score, cosine))
         return sorted(quotes, key=lambda q: -q.score)
 
     def evidence_strength(self, quotes: list[Quote]) -> float:
         return quotes[0].cosine if quotes else 0.0
 
+    def should_abstain(self, question: str, language: str, quotes: list[Quote], hits: list[Hit]) -> bool:
+        """Abstain when no quote is close enough, or when the question names a number or year
+        (2020年, 2030) that none of the retrieved passages mention: the report covers the topic
+        but not what was asked."""
+        if not quotes or self.evidence_strength(quotes) < self.config.abstain_below.get(language, 0.0):
+            return True
+        passages = "\n".join(h.chunk.text for h in hits)
+        return any(number not in passages for number in NUMBER_RE.findall(question))
+
     def answer(self, question: str, scored: Scored, hits: list[Hit]) -> Answer:
         language = scored.language
         quotes = self.candidate_quotes(question, scored, hits)
-        strength = self.evidence_strength(quotes)
-        if not quotes or strength < self.config.abstain_below.get(language, 0.0):
+        if self.should_abstain(question, language, quotes, hits):
             return Answer(question, language, abstention_text(language, hits), True, (), tuple(hits))
         best = quotes[0].score
         chosen = [q for q in quotes if q.score >= best - self.config.quote_margin][: self.config.max_quotes]

@@ -166,19 +166,16 @@ def _mean(values: Sequence[bool]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def calibrate_threshold(answerable: Sequence[float], unanswerable: Sequence[float]) -> float:
-    """The evidence-strength cut that minimises wrong abstentions plus missed abstentions
-    (each as a rate), placed midway between neighbouring scores."""
+def calibrate_threshold(answerable: Sequence[float], unanswerable: Sequence[float], max_wrong: float = 0.05) -> float:
+    """The highest evidence-strength cut that wrongly refuses at most ``max_wrong`` of the
+    answerable questions: refusing an answer the report holds is the costlier mistake, so the
+    cut catches as many unanswerable questions as that budget allows."""
     scores = sorted(set(answerable) | set(unanswerable))
-    candidates = [scores[0] - 1e-6] + [(a + b) / 2 for a, b in itertools.pairwise(scores)] + [scores[-1] + 1e-6]
-    best, best_cost = candidates[0], math.inf
+    candidates = [scores[0] - 1e-6] + [(a + b) / 2 for a, b in itertools.pairwise(scores)]
+    best = candidates[0]
     for t in candidates:
-        wrong = sum(s < t for s in answerable) / max(len(answerable), 1)
-        missed = sum(s >= t for s in unanswerable) / max(len(unanswerable), 1)
-        # Wrongly refusing a question the report answers is worse than one missed abstention.
-        cost = 2 * wrong + missed
-        if cost < best_cost - 1e-12:
-            best, best_cost = t, cost
+        if sum(s < t for s in answerable) / max(len(answerable), 1) <= max_wrong:
+            best = t
     return float(best)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from rag.chunking import ChunkingConfig, chunk_sections, passage_units
 from rag.corpus import Report
+from rag.crosslingual import vocabulary
 from rag.embed import Embedder
 from rag.errors import IndexError_
 from rag.lexical import LexicalIndex, tokenize
@@ -30,9 +31,17 @@ from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 POINTER = "CURRENT"
-FILES = ("vectors.faiss", "chunks.jsonl", "tokens.json", "units.json", "unit_vectors.npy")
+FILES = (
+    "vectors.faiss",
+    "chunks.jsonl",
+    "tokens.json",
+    "units.json",
+    "unit_vectors.npy",
+    "terms.json",
+    "term_vectors.npy",
+)
 BUILD_HINT = "run `rag build`"
 
 
@@ -50,6 +59,9 @@ class Index:
     unit_chunk: np.ndarray  # unit -> chunk position
     unit_texts: list[str]
     unit_vectors: np.ndarray
+    # The report's Japanese content words, embedded, for cross-lingual query expansion.
+    terms: list[str]
+    term_vectors: np.ndarray
 
     def summary(self) -> dict[str, Any]:
         keys = ("model_id", "corpus_sha256", "chunks", "sections", "built_at", "build_id")
@@ -133,6 +145,8 @@ def build_index(
     vectors = embedder.encode_passages(texts + unit_inputs, show_progress=show_progress)
     vectors, unit_vectors = vectors[: len(texts)], vectors[len(texts) :]
     tokens = [tokenize(t) for t in texts]
+    terms = vocabulary(tokens)
+    term_vectors = embedder.encode_queries(terms) if terms else np.zeros((0, vectors.shape[1]), np.float32)
 
     index_dir.mkdir(parents=True, exist_ok=True)
     build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -149,6 +163,8 @@ def build_index(
         (staging / "tokens.json").write_text(json.dumps(tokens, ensure_ascii=False), encoding="utf-8")
         (staging / "units.json").write_text(json.dumps(units, ensure_ascii=False), encoding="utf-8")
         np.save(staging / "unit_vectors.npy", unit_vectors.astype(np.float32))
+        (staging / "terms.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        np.save(staging / "term_vectors.npy", term_vectors.astype(np.float32))
         manifest = {
             **expected,
             "build_id": build_id,
@@ -157,6 +173,7 @@ def build_index(
             "dim": int(vectors.shape[1]),
             "chunks": len(chunks),
             "units": len(units),
+            "terms": len(terms),
             "sections": len(report.sections),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 2),
@@ -227,6 +244,8 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         tokens = json.loads((build / "tokens.json").read_text(encoding="utf-8"))
         units = json.loads((build / "units.json").read_text(encoding="utf-8"))
         unit_vectors = np.load(build / "unit_vectors.npy", allow_pickle=False)
+        terms = json.loads((build / "terms.json").read_text(encoding="utf-8"))
+        term_vectors = np.load(build / "term_vectors.npy", allow_pickle=False)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise IndexError_(f"index in {build} cannot be read ({exc}): {BUILD_HINT} --force") from exc
     if not (vectors.ntotal == len(chunks) == len(tokens) == manifest.get("chunks")) or len(units) != len(unit_vectors):
@@ -240,6 +259,8 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         unit_chunk=np.array([i for i, _ in units], dtype=np.int64),
         unit_texts=[text for _, text in units],
         unit_vectors=unit_vectors,
+        terms=terms,
+        term_vectors=term_vectors,
     )
 
 

@@ -131,8 +131,12 @@ class LexicalIndex:
     def from_texts(cls, texts: Sequence[str]) -> LexicalIndex:
         return cls([tokenize(t) for t in texts])
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str, extra_terms: Sequence[tuple[str, float]] = ()) -> np.ndarray:
+        """BM25 of the query's tokens, plus weighted BM25 of extra (already tokenized) terms."""
+        total = np.zeros(self.size, dtype=np.float32)
         tokens = tokenize(query)
-        if not tokens:
-            return np.zeros(self.size, dtype=np.float32)
-        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        if tokens:
+            total += np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+        for term, weight in extra_terms:
+            total += weight * np.asarray(self._bm25.get_scores([term]), dtype=np.float32)
+        return total

@@ -1,0 +1,98 @@
+"""Cross-lingual query terms: map English and Chinese question words to the report's own Japanese words.
+
+No translation model can be had offline, but the multilingual embedding model places "patent" next
+to 特許 and 专利 next to 特許. Every content word of the report is embedded once at build time; a
+question's words are matched against that vocabulary only, so an expansion is always a word the
+report actually uses, and BM25 can then match English and Chinese questions to Japanese text.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embed import Embedder
+from rag.lexical import LATIN_STOPWORDS
+
+ENGLISH_WORD_RE = re.compile(r"[a-z][a-z\-]+")
+HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]{2,}")
+# Question words that name no topic; matched against the vocabulary they only add noise.
+ENGLISH_STOPWORDS = LATIN_STOPWORDS | frozenset(
+    "when where why there their they has have had into than then also such these those most more between"
+    " under over about per which whose named listed mentioned say says said give given kind kinds type".split()
+)
+
+
+@dataclass(frozen=True)
+class TranslationConfig:
+    # Cosine a vocabulary word must reach to count as a translation (e5 similarities are compressed).
+    min_similarity: float = 0.88
+    max_source_terms: int = 16
+    cache_size: int = 4096
+
+
+def vocabulary(token_lists: Sequence[Sequence[str]]) -> list[str]:
+    """The report's Japanese content words: BM25 tokens that are not Latin names or Han bigrams."""
+    terms = {t for tokens in token_lists for t in tokens if not t.startswith("~") and not t.isascii() and len(t) >= 2}
+    return sorted(terms)
+
+
+def source_terms(question: str, language: str) -> list[str]:
+    """Words of the question worth translating: English content words and word pairs, or
+    Chinese character pairs (Chinese has no spaces, and most words are two characters)."""
+    if language == "en":
+        words = [w for w in ENGLISH_WORD_RE.findall(question.lower()) if w not in ENGLISH_STOPWORDS and len(w) > 2]
+        terms = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
+    elif language == "zh":
+        terms = [run[i : i + 2] for run in HAN_RUN_RE.findall(question) for i in range(len(run) - 1)]
+    else:
+        return []
+    return list(dict.fromkeys(terms))
+
+
+class TermTranslator:
+    """Nearest report words for a question's words, with a small cache of word vectors."""
+
+    def __init__(
+        self, terms: list[str], vectors: np.ndarray, embedder: Embedder, config: TranslationConfig | None = None
+    ):
+        self.terms = terms
+        self.vectors = vectors
+        self.embedder = embedder
+        self.config = config or TranslationConfig()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def translate(self, question: str, language: str) -> list[tuple[str, float]]:
+        """(report word, similarity) for each question word that has a close match."""
+        sources = source_terms(question, language)[: self.config.max_source_terms]
+        if not sources or not self.terms:
+            return []
+        sims = self._vectors(sources) @ self.vectors.T
+        best = sims.argmax(axis=1)
+        found: dict[str, float] = {}
+        for row, col in enumerate(best):
+            score = float(sims[row, col])
+            if score >= self.config.min_similarity:
+                found[self.terms[col]] = max(score, found.get(self.terms[col], 0.0))
+        return list(found.items())
+
+    def _vectors(self, words: list[str]) -> np.ndarray:
+        with self._lock:
+            known = {w: self._cache[w] for w in words if w in self._cache}
+        missing = [w for w in words if w not in known]
+        if missing:
+            known.update(zip(missing, self.embedder.encode_queries(missing), strict=True))
+        with self._lock:
+            for w in words:
+                self._cache[w] = known[w]
+                self._cache.move_to_end(w)
+            while len(self._cache) > self.config.cache_size:
+                self._cache.popitem(last=False)
+        return np.stack([known[w] for w in words])
