@@ -43,6 +43,7 @@ FILES = (
     "term_vectors.npy",
 )
 BUILD_HINT = "run `rag build`"
+REBUILD_HINT = "run `rag build --force`"
 
 
 @dataclass
@@ -213,13 +214,13 @@ def verify_files(index_dir: Path) -> str | None:
         return f"no index at {index_dir}: {BUILD_HINT}"
     manifest = read_manifest(index_dir)
     if manifest is None:
-        return f"index manifest missing or unreadable in {build}: {BUILD_HINT} --force"
+        return f"index manifest missing or unreadable in {build}: {REBUILD_HINT}"
     for name, digest in manifest.get("files", {}).items():
         path = build / name
         if not path.is_file():
-            return f"index file {name} is missing: {BUILD_HINT} --force"
+            return f"index file {name} is missing: {REBUILD_HINT}"
         if _sha256(path) != digest:
-            return f"index file {name} is corrupted (checksum differs): {BUILD_HINT} --force"
+            return f"index file {name} is corrupted (checksum differs): {REBUILD_HINT}"
     return None
 
 
@@ -247,9 +248,9 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         terms = json.loads((build / "terms.json").read_text(encoding="utf-8"))
         term_vectors = np.load(build / "term_vectors.npy", allow_pickle=False)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
-        raise IndexError_(f"index in {build} cannot be read ({exc}): {BUILD_HINT} --force") from exc
+        raise IndexError_(f"index in {build} cannot be read ({exc}): {REBUILD_HINT}") from exc
     if not (vectors.ntotal == len(chunks) == len(tokens) == manifest.get("chunks")) or len(units) != len(unit_vectors):
-        raise IndexError_(f"index in {build} is inconsistent (counts differ): {BUILD_HINT} --force")
+        raise IndexError_(f"index in {build} is inconsistent (counts differ): {REBUILD_HINT}")
     return Index(
         path=build,
         manifest=manifest,

@@ -80,6 +80,7 @@ class Retriever:
             if full and language != "ja":
                 expansions = self.translator.translate(query, language)
             lexical = self.index.lexical.scores(query_ja, [(t, self.config.expansion_weight) for t, _ in expansions])
+        fused: np.ndarray
         if mode == "dense":
             fused = dense
         elif mode == "bm25":

@@ -1,0 +1,80 @@
+"""The command line over a temp corpus and the hash embedder: output shapes and one-line errors."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rag.cli import app
+from rag.config import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(sample_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("RAG_CORPUS_DIR", str(sample_corpus))
+    monkeypatch.setenv("RAG_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("RAG_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("RAG_EMBED_MODEL", "hash")
+    get_settings.cache_clear()
+    yield tmp_path / "index"
+    get_settings.cache_clear()
+
+
+def test_build_then_up_to_date(env: Path) -> None:
+    first = runner.invoke(app, ["build", "--json"])
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["built"] is True
+    second = runner.invoke(app, ["build"])
+    assert second.exit_code == 0 and "up to date" in second.output
+
+
+def test_search_and_ask_json(env: Path) -> None:
+    assert runner.invoke(app, ["build"]).exit_code == 0
+    search = json.loads(runner.invoke(app, ["search", "ロボット政策", "--json", "-k", "2"]).output)
+    assert search["language"] == "ja" and len(search["hits"]) == 2
+    assert {"rank", "chunk_id", "section", "title", "text", "score"} <= set(search["hits"][0])
+    ask = json.loads(runner.invoke(app, ["ask", "ロボット政策の2027年の目標は？", "--json"]).output)
+    assert ask["citations"] and ask["citations"][0]["quote"] in ask["answer"]
+
+
+def test_ask_prints_answer_and_citations(env: Path) -> None:
+    assert runner.invoke(app, ["build"]).exit_code == 0
+    result = runner.invoke(app, ["ask", "ロボット政策の2027年の目標は？"])
+    assert result.exit_code == 0
+    assert "[1] 【1-1】ロボット政策の展開" in result.output
+
+
+@pytest.mark.parametrize("question", ["", "   ", "🙂🙂🙂", "長" * 2000])
+def test_bad_question_is_one_line_error(env: Path, question: str) -> None:
+    assert runner.invoke(app, ["build"]).exit_code == 0
+    result = runner.invoke(app, ["ask", question])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+
+
+def test_missing_index_is_one_line_error(env: Path) -> None:
+    result = runner.invoke(app, ["search", "ロボット"])
+    assert result.exit_code == 1 and "rag build" in result.output
+
+
+def test_non_utf8_corpus_leaves_index_untouched(env: Path, sample_corpus: Path) -> None:
+    assert runner.invoke(app, ["build"]).exit_code == 0
+    before = sorted(p.name for p in env.iterdir())
+    pointer = (env / "CURRENT").read_text()
+    (sample_corpus / "report.txt").write_bytes("【1-1】中国".encode("shift_jis"))
+    result = runner.invoke(app, ["build", "--force"])
+    assert result.exit_code == 1 and "not UTF-8" in result.output
+    assert sorted(p.name for p in env.iterdir()) == before and (env / "CURRENT").read_text() == pointer
+
+
+def test_missing_model_is_one_line_error(env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RAG_EMBED_MODEL", "multilingual-e5-small")
+    monkeypatch.setenv("RAG_MODEL_CACHE", str(tmp_path / "empty-cache"))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["build"])
+    assert result.exit_code == 1 and "not provisioned" in result.output

@@ -1,0 +1,63 @@
+"""The wired pipeline: fast checks on the sample report, then the real model on the real report."""
+
+import pytest
+
+from rag.errors import InputError, QuestionTooLong
+
+FAKE_Q = "ロボット政策の2027年の目標は？"
+
+
+def test_search_returns_ranked_hits_with_sections(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+    result = fake_pipeline.search("ロボット政策の指導意見", k=3)
+    assert result.language == "ja"
+    assert [h.rank for h in result.hits] == [1, 2, 3]
+    assert result.hits[0].score >= result.hits[-1].score
+    assert result.hits[0].chunk.section_id == "1-1"
+
+
+def test_answer_quotes_passages_it_cites(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+    answer = fake_pipeline.ask(FAKE_Q)
+    assert not answer.abstained and answer.citations
+    by_id = {c.id: c for c in fake_pipeline.index.chunks}
+    for citation in answer.citations:
+        assert citation.quote in by_id[citation.chunk_id].text
+        assert f"[{citation.n}]" in answer.text
+        assert citation.quote in answer.text
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "🤖🤖", "x" * 5000])
+def test_bad_questions_are_refused(fake_pipeline, bad: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises((InputError, QuestionTooLong)):
+        fake_pipeline.ask(bad)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("中国のAIコア産業の規模は2025年にどのくらいですか？", "2-1"),
+        ("How much private AI investment did the US make in 2024 compared with China?", "4のまとめ"),
+        ("中国生成式AI专利申请数量在全球排第几？", "4-2"),
+    ],
+)
+def test_real_cross_lingual_retrieval(real_pipeline, question: str, section: str) -> None:  # type: ignore[no-untyped-def]
+    hits = real_pipeline.search(question, k=5).hits
+    assert section in [h.chunk.section_id for h in hits]
+
+
+@pytest.mark.integration
+def test_real_answers_in_the_askers_language(real_pipeline) -> None:  # type: ignore[no-untyped-def]
+    ja = real_pipeline.ask("AI関連企業の登録件数は2025年に何社に達しましたか？")
+    assert ja.language == "ja" and not ja.abstained and "490万社" in ja.text
+    assert ja.text.startswith("報告書には")
+    en = real_pipeline.ask("How many AI-related companies were registered in China by 2025?")
+    assert en.language == "en" and en.text.startswith("The report says")
+    zh = real_pipeline.ask("2025年中国AI相关企业注册数量达到多少？")
+    assert zh.language == "zh" and zh.text.startswith("报告")
+
+
+@pytest.mark.integration
+def test_real_abstains_on_what_the_report_does_not_hold(real_pipeline) -> None:  # type: ignore[no-untyped-def]
+    answer = real_pipeline.ask("2020年の中国のAI関連企業の登録数は何社でしたか？")
+    assert answer.abstained and not answer.citations
+    assert "見当たりません" in answer.text and "【" in answer.text  # points to the nearest sections
