@@ -7,11 +7,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.chunking import FIGURE_MARK
 from rag.index import Index
 from rag.lexical import japanese_forms, tokenize
 from rag.retrieve import Scored
 from rag.types import Answer, Citation, Hit
 
+NON_ANSWER_PREFIXES = (FIGURE_MARK, "資料)")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 
 MESSAGES = {
@@ -48,6 +50,7 @@ class AnswerConfig:
     lexical_weight: float = 0.05
     # Bonus for sentences of higher-ranked passages (weight / rank).
     rank_weight: float = 0.02
+    caption_penalty: float = 0.05
     # Abstain when the best quote's cosine is below this, per question language
     # (cross-lingual similarities run lower than Japanese-to-Japanese ones).
     abstain_below: dict[str, float] = field(default_factory=lambda: {"ja": 0.0, "en": 0.0, "zh": 0.0})
@@ -81,6 +84,9 @@ class ExtractiveAnswerer:
             overlap = len(words & set(tokenize(text))) / len(words) if words else 0.0
             prior = self.config.rank_weight / rank_of[int(self.index.unit_chunk[u])]
             score = cosine + self.config.lexical_weight * overlap + prior
+            if text.startswith(NON_ANSWER_PREFIXES):
+                # A caption of a missing figure or a source line rarely answers anything by itself.
+                score -= self.config.caption_penalty
             quotes.append(Quote(int(self.index.unit_chunk[u]), text, score, cosine))
         return sorted(quotes, key=lambda q: -q.score)
 

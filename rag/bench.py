@@ -78,7 +78,7 @@ def main() -> None:
     result = run(args.rounds)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    print(json.dumps(result, indent=2))  # noqa: T201 - the benchmark's output
+    print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

@@ -167,7 +167,10 @@ class SentenceTransformerEmbedder:
         self._lock = threading.Lock()  # one encode at a time: parallel calls only fight over 2 CPUs
         _configure_torch()
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        # The weight-loading progress bar is noise on every CLI call.
+        hf_logging.disable_progress_bar()
         try:
             self._model: SentenceTransformer = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
         except Exception as err:  # corrupt config, missing weights, unsupported architecture, ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import unicodedata
@@ -122,6 +123,8 @@ class LexicalIndex:
     def __init__(self, corpus_tokens: Sequence[Sequence[str]]):
         import bm25s
 
+        # bm25s sets its own logger to DEBUG at import; keep its chatter out of the CLI.
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self._bm25 = bm25s.BM25()
         # An empty passage would give bm25s an empty row; a placeholder token keeps ids aligned.
         self._bm25.index([list(tokens) or ["\x00"] for tokens in corpus_tokens], show_progress=False)

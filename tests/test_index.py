@@ -24,7 +24,7 @@ def test_index_from_another_corpus_or_model_is_refused(sample_corpus: Path, tmp_
     build_index(report, embedder, tmp_path / "index")
     other_model = identity(report, HashEmbedder(dim=64), ChunkingConfig())
     other_model["model_id"] = "another-model"
-    with pytest.raises(IndexError_, match="another embedding model.*rag build"):
+    with pytest.raises(IndexError_, match=r"another embedding model.*rag build"):
         load_index(tmp_path / "index", other_model)
     (sample_corpus / "report.txt").write_text(
         (sample_corpus / "report.txt").read_text(encoding="utf-8") + "\n追記。\n", encoding="utf-8"
@@ -51,7 +51,7 @@ def test_damaged_index_is_refused_with_what_to_run(sample_corpus: Path, tmp_path
 
 
 def test_missing_index_says_to_build(tmp_path: Path) -> None:
-    with pytest.raises(IndexError_, match="no index.*rag build"):
+    with pytest.raises(IndexError_, match=r"no index.*rag build"):
         load_index(tmp_path / "nothing")
 
 
