@@ -68,6 +68,8 @@ class ExtractiveAnswerer:
     def __init__(self, index: Index, config: AnswerConfig | None = None):
         self.index = index
         self.config = config or AnswerConfig()
+        # Tokenized once here rather than on every question.
+        self._unit_tokens = [frozenset(tokenize(text)) for text in index.unit_texts]
 
     def candidate_quotes(self, question: str, scored: Scored, hits: list[Hit]) -> list[Quote]:
         """Sentences and rows of the top passages, best first: closeness to the question, the share
@@ -81,7 +83,7 @@ class ExtractiveAnswerer:
         for u in np.flatnonzero(np.isin(self.index.unit_chunk, list(rank_of))):
             text = self.index.unit_texts[u]
             cosine = float(scored.unit_sims[u]) if len(scored.unit_sims) else 0.0
-            overlap = len(words & set(tokenize(text))) / len(words) if words else 0.0
+            overlap = len(words & self._unit_tokens[u]) / len(words) if words else 0.0
             prior = self.config.rank_weight / rank_of[int(self.index.unit_chunk[u])]
             score = cosine + self.config.lexical_weight * overlap + prior
             if text.startswith(NON_ANSWER_PREFIXES):

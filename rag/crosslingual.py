@@ -69,12 +69,24 @@ class TermTranslator:
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def translate(self, question: str, language: str) -> list[tuple[str, float]]:
-        """(report word, similarity) for each question word that has a close match."""
-        sources = source_terms(question, language)[: self.config.max_source_terms]
-        if not sources or not self.terms:
+    def sources(self, question: str, language: str) -> list[str]:
+        return source_terms(question, language)[: self.config.max_source_terms] if self.terms else []
+
+    def uncached(self, words: list[str]) -> list[str]:
+        """Words whose vectors are not cached yet, so a caller can embed them in one batch with
+        the question itself (one forward pass instead of two)."""
+        with self._lock:
+            return [w for w in words if w not in self._cache]
+
+    def translate(
+        self, question: str, language: str, vectors: dict[str, np.ndarray] | None = None
+    ) -> list[tuple[str, float]]:
+        """(report word, similarity) for each question word that has a close match; ``vectors``
+        may carry word vectors the caller already computed."""
+        sources = self.sources(question, language)
+        if not sources:
             return []
-        sims = self._vectors(sources) @ self.vectors.T
+        sims = self._vectors(sources, vectors or {}) @ self.vectors.T
         best = sims.argmax(axis=1)
         found: dict[str, float] = {}
         for row, col in enumerate(best):
@@ -83,9 +95,10 @@ class TermTranslator:
                 found[self.terms[col]] = max(score, found.get(self.terms[col], 0.0))
         return list(found.items())
 
-    def _vectors(self, words: list[str]) -> np.ndarray:
+    def _vectors(self, words: list[str], given: dict[str, np.ndarray]) -> np.ndarray:
         with self._lock:
             known = {w: self._cache[w] for w in words if w in self._cache}
+        known.update({w: v for w, v in given.items() if w in words})
         missing = [w for w in words if w not in known]
         if missing:
             known.update(zip(missing, self.embedder.encode_queries(missing), strict=True))

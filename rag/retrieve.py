@@ -66,8 +66,12 @@ class Retriever:
         lexical = np.zeros(n, dtype=np.float32)
         unit_sims = np.zeros(0, dtype=np.float32)
         expansions: list[tuple[str, float]] = []
+        translate = full and mode != "dense" and language != "ja"
+        extra = self.translator.uncached(self.translator.sources(query, language)) if translate else []
+        word_vectors: dict[str, np.ndarray] = {}
         if mode != "bm25":
-            qvec = np.ascontiguousarray(self.embedder.encode_queries([query_ja]), dtype=np.float32)
+            vecs = np.ascontiguousarray(self.embedder.encode_queries([query_ja, *extra]), dtype=np.float32)
+            qvec, word_vectors = vecs[:1], dict(zip(extra, vecs[1:], strict=True))
             sims, ids = self.index.vectors.search(qvec, n)
             dense[ids[0]] = sims[0]
             unit_sims = self.index.unit_vectors @ qvec[0]
@@ -77,8 +81,8 @@ class Retriever:
                 np.maximum.at(best_unit, self.index.unit_chunk, unit_sims)
                 dense = np.maximum(dense, best_unit)
         if mode != "dense":
-            if full and language != "ja":
-                expansions = self.translator.translate(query, language)
+            if translate:
+                expansions = self.translator.translate(query, language, word_vectors)
             lexical = self.index.lexical.scores(query_ja, [(t, self.config.expansion_weight) for t, _ in expansions])
         fused: np.ndarray
         if mode == "dense":
