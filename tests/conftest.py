@@ -43,10 +43,17 @@ def fake_pipeline(sample_corpus: Path, tmp_path: Path):  # type: ignore[no-untyp
 
 @pytest.fixture(scope="session")
 def real_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The real default model over the real report, index built once per test session."""
+    """The real default model over the real report. It reads the project's own index (built by
+    the set-up, rebuilt here only if stale), read-only; feedback goes to a temp folder."""
     from rag.config import get_settings
     from rag.pipeline import Pipeline
 
-    base = tmp_path_factory.mktemp("real")
-    settings = _settings(REPO / "corpus", base / "index", base / "data", model_cache=get_settings().model_cache)
+    base = get_settings()
+    settings = base.model_copy(
+        update={
+            "corpus_dir": REPO / "corpus",
+            "data_dir": tmp_path_factory.mktemp("real-data"),
+            "embed_model": "multilingual-e5-small",
+        }
+    )
     return Pipeline.load(settings, build=True)
