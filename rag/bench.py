@@ -12,6 +12,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,8 @@ def run(rounds: int = 2, warmup: int = 10) -> dict[str, Any]:
         questions = [q.question for q in load_questions(QUESTIONS_FILE)]
         for q in questions[:warmup]:
             pipeline.ask(q)
-        search_ms = [_timed(lambda q=q: pipeline.search(q)) for _ in range(rounds) for q in questions]
-        ask_ms = [_timed(lambda q=q: pipeline.ask(q)) for _ in range(rounds) for q in questions]
+        search_ms = [_timed(partial(pipeline.search, q)) for _ in range(rounds) for q in questions]
+        ask_ms = [_timed(partial(pipeline.ask, q)) for _ in range(rounds) for q in questions]
     return {
         "model": embedder.model_id,
         "model_load_s": round(model_load_s, 2),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -13,6 +14,7 @@ from rag.chunking import ChunkingConfig
 from rag.config import Settings, get_settings
 from rag.corpus import Report, load_report
 from rag.embed import Embedder, load_embedder
+from rag.followup import standalone_question
 from rag.index import Index, build_index, identity, load_index
 from rag.lang import clean_question, detect_language
 from rag.retrieve import RetrievalConfig, Retriever
@@ -76,13 +78,16 @@ class Pipeline:
         hits = self.retriever.search(query, k or self.settings.top_k, language, mode)
         return SearchResult(query, language, tuple(hits), _ms_since(started))
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
+    def ask(self, question: str, k: int | None = None, history: Sequence[dict[str, Any]] | None = None) -> Answer:
+        """Answer a question; with chat ``history`` a short follow-up is read with the previous question."""
         started = time.perf_counter()
         question = clean_question(question, self.settings.max_question_chars)
-        scored = self.retriever.score(question, detect_language(question))
+        language = detect_language(question)
+        query = standalone_question(question, language, history)
+        scored = self.retriever.score(query, language)
         hits = self.retriever.hits(scored, k or self.settings.top_k)
-        answer = self.answerer.answer(question, scored, hits)
-        return replace(answer, took_ms=_ms_since(started))
+        answer = self.answerer.answer(query, scored, hits)
+        return replace(answer, question=question, took_ms=_ms_since(started))
 
     def summary(self) -> dict[str, Any]:
         return self.index.summary()
