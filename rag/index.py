@@ -71,9 +71,13 @@ class Index:
 
 def identity(report: Report, embedder: Embedder, config: ChunkingConfig) -> dict[str, Any]:
     """What an index must have been built from to be valid for this corpus, model and chunking."""
+    # The passages as embedded: a change in how they are cut or labelled makes the index stale
+    # even when the report, the model and the size settings are the same.
+    passages = "\x1e".join(c.indexed_text for c in chunk_sections(report.sections, config))
     return {
         "format_version": FORMAT_VERSION,
         "corpus_sha256": report.sha256,
+        "passages_sha256": hashlib.sha256(passages.encode()).hexdigest(),
         "model_id": embedder.model_id,
         "model_weights_sha256": embedder.weights_hash,
         "chunking": config.as_dict(),
@@ -85,6 +89,7 @@ def mismatch(manifest: dict[str, Any], expected: dict[str, Any]) -> str | None:
     labels = {
         "format_version": "index format",
         "corpus_sha256": "corpus (the report changed)",
+        "passages_sha256": "passage layout (chunking or labelling changed)",
         "model_id": "embedding model",
         "model_weights_sha256": "embedding model weights",
         "chunking": "chunking settings",

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Debian's Chromium for the browser tests (Playwright drives it; never `playwright install`).
+# Debian's Chromium and fonts for the browser tests (Playwright drives it; never `playwright install`).
 set -euo pipefail
-if [ -x /usr/bin/chromium ]; then
+# CJK and emoji fonts so the UI renders the report's text (and screenshots show it).
+if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
   exit 0
 fi
 sudo=""
@@ -10,4 +11,4 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "setup: installing Debian's chromium for the browser tests"
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null

@@ -1,0 +1,209 @@
+"""The served chat UI in a real Chromium: questions answered with citations, feedback stored, nothing fetched
+from outside 127.0.0.1. Needs Debian's Chromium at /usr/bin/chromium (`apt-get install -y chromium`)."""
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+
+from rag.api import AppState, create_app
+from rag.feedback import FeedbackStore
+from rag.pipeline import Pipeline
+from rag.types import Answer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOT = Path(__file__).resolve().parent.parent / "out" / "ui-screenshot.png"
+JA = "中国のAIコア産業の規模は2025年にどのくらいですか？"
+EN = "How much did the US invest privately in AI in 2024 compared with China?"
+TIMEOUT_MS = 60_000
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+@pytest.fixture(scope="module")
+def server(real_pipeline: Pipeline) -> Iterator[str]:
+    """The real app (API with the UI at "/"), served by uvicorn on a free 127.0.0.1 port in a thread."""
+    app = create_app(AppState(real_pipeline))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # the port is ours from here on: no race with another process
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the UI server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: run the setup (`apt-get install -y chromium`); "
+            "the browser tests use Debian's Chromium, not `playwright install`"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+# Records each update of the newest answer while it streams in: (text length, sources shown yet).
+_WATCH_STREAM = """() => {
+  window.__rrStream = [];
+  new MutationObserver(() => {
+    const bots = document.querySelectorAll('#rr-chat [data-testid="bot"]');
+    const last = bots[bots.length - 1];
+    if (last) window.__rrStream.push([last.innerText.length, !!last.querySelector('.rr-sources')]);
+  }).observe(document.querySelector('#rr-chat'), {subtree: true, childList: true, characterData: true});
+}"""
+
+
+# Scroll the chat so this message sits just below the chat's top-right buttons.
+_SCROLL_TO_TOP = """e => {
+  let box = e.parentElement;
+  while (box && box.scrollHeight <= box.clientHeight) box = box.parentElement;
+  if (box) box.scrollTop += e.getBoundingClientRect().top - box.getBoundingClientRect().top - 44;
+}"""
+
+
+def _ask(page: Any, question: str, answers_before: int) -> Any:
+    page.evaluate(_WATCH_STREAM)
+    page.fill("#rr-question textarea", question)
+    page.keyboard.press("Enter")
+    sources = page.locator("#rr-chat .rr-sources")
+    sources.nth(answers_before).wait_for(timeout=TIMEOUT_MS)
+    return page.locator('#rr-chat [data-testid="bot"]').nth(answers_before)
+
+
+def _check_answer(page: Any, message: Any, answer: Answer) -> None:
+    """The browser shows the pipeline's answer: its quotes, and per citation [n] with section id and title."""
+    assert not answer.abstained and answer.citations
+    text = message.inner_text()
+    for c in answer.citations:
+        assert c.quote.split("|")[0].strip()[:30] in text
+    summaries = message.locator("details.rr-cite > summary")
+    assert summaries.count() == len(answer.citations)
+    for i, c in enumerate(answer.citations):
+        summary = summaries.nth(i).inner_text()
+        assert f"[{c.n}]" in summary and f"【{c.section_id}】" in summary and c.section_title[:20] in summary
+    # Unfolding a citation shows its passage with the quoted words marked.
+    first = message.locator("details.rr-cite").first
+    first.locator("summary").click()
+    mark = first.locator(".rr-passage mark")
+    mark.wait_for(timeout=5_000)
+    assert mark.inner_text().replace("\n", "") == answer.citations[0].quote.replace("\n", "")
+    # It streamed: the page showed the answer growing before the sources appeared.
+    stream = page.evaluate("window.__rrStream")
+    partial = {length for length, has_sources in stream if not has_sources and length > 0}
+    assert len(partial) >= 2, f"the answer did not stream in pieces: {stream[:20]}"
+
+
+def test_chat_in_a_real_browser(
+    server: str, browser: Any, real_pipeline: Pipeline, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.rstrip("/"))
+    requests: list[str] = []
+    bodies: list[str] = []
+    context.on("request", lambda r: (requests.append(r.url), bodies.append(r.post_data or "")))
+    page = context.new_page()
+    page.on("websocket", lambda ws: requests.append(ws.url))
+    started = time.perf_counter()
+    page.goto(server)
+    page.wait_for_selector("#rr-question textarea", timeout=TIMEOUT_MS)
+    assert page.title() == "中国AI産業レポート Q&A — report-rag"
+    assert page.get_by_role("button", name=EN).count() == 1  # the example questions are there to click
+
+    ja_answer = real_pipeline.ask(JA)
+    ja_message = _ask(page, JA, 0)
+    _check_answer(page, ja_message, ja_answer)
+    assert "1.2兆元" in ja_message.inner_text()
+    assert "【2-1】" in ja_message.inner_text()
+
+    en_answer = real_pipeline.ask(EN)
+    en_message = _ask(page, EN, 1)
+    _check_answer(page, en_message, en_answer)
+    assert "1091億ドル" in en_message.inner_text() and "93億ドル" in en_message.inner_text()
+
+    # Copy gives the answer and its sources as plain text, not the message's HTML.
+    en_message.hover()
+    page.locator("#rr-chat button[aria-label='Copy message']").last.click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert "1091億ドル" in copied and f"[1] 【{en_answer.citations[0].section_id}】" in copied
+    assert "<" not in copied and "\\[" not in copied
+
+    # Thumbs up on the English answer lands in the SQLite file.
+    page.locator("#rr-chat button[aria-label='Like']").last.click()
+    database = real_pipeline.settings.data_dir / "feedback.sqlite3"
+    rows = _wait_for_rows(database, 1)
+    assert len(rows) == 1 and rows[0]["question"] == en_answer.question and rows[0]["vote"] == "up"
+    assert [c["section"] for c in rows[0]["citations"]] == [c.section_id for c in en_answer.citations]
+
+    # For the README: the English question at the top of the chat, its answer and open citation below.
+    page.locator('#rr-chat [data-testid="user"]').nth(1).evaluate(_SCROLL_TO_TOP)
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(2_500)  # let the thank-you toast fade before the screenshot
+    shot = tmp_path / "ui-screenshot.png"
+    page.screenshot(path=str(shot), full_page=True)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, SCREENSHOT)
+
+    # The retrieval trace unfolds to one row per passage, with the retriever ranks.
+    page.get_by_text("Retrieval trace").click()
+    trace_rows = page.locator("#rr-trace table.rr-trace tbody tr")
+    trace_rows.first.wait_for(timeout=5_000)
+    assert trace_rows.count() == len(en_answer.hits)
+    first_row = trace_rows.first.inner_text()
+    assert "dense #" in first_row and f"【{en_answer.hits[0].chunk.section_id}】" in first_row
+
+    page.locator("#rr-clear").click()
+    page.locator('#rr-chat [data-testid="bot"]').first.wait_for(state="detached", timeout=5_000)
+
+    # The conversation stays on the server: asking never uploads the earlier answers and their passages.
+    asking = [body for body in bodies if EN in body]
+    assert asking and all(len(body.encode()) < 2_000 and "兆元" not in body for body in asking)
+
+    request.node.user_properties.append(("ui_seconds", round(time.perf_counter() - started, 1)))
+    outside = sorted({url for url in requests if not _local(url)})
+    assert requests and not outside, f"requests left 127.0.0.1: {outside}"
+    context.close()
+
+
+def _local(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob", "about") or parts.hostname == "127.0.0.1"
+
+
+def _wait_for_rows(database: Path, n: int, timeout: float = 10) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = FeedbackStore(database).export() if database.exists() else []
+        if len(rows) >= n or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)

@@ -1,0 +1,388 @@
+"""The chat UI: a Gradio Blocks app over the pipeline the API serves, mounted at "/"."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache, partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+
+from rag.errors import InputError, RagError
+from rag.feedback import FeedbackStore
+from rag.serialize import citation_json
+from ui import render
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from rag.eval import Question
+    from rag.pipeline import Pipeline
+
+STATIC = Path(__file__).resolve().parent / "static"
+TITLE = "中国AI産業レポート Q&A — report-rag"
+DESCRIPTION = (
+    "報告書「中国AI産業の発展現状と将来展望」に、原文を引用して答えます。"
+    " · Ask the report in Japanese, English or Chinese: every answer quotes it and cites its sections."
+    " · 可用中文、日文或英文提问，每个回答都引用报告原文并注明出处。"
+)
+EXAMPLES = [
+    "中国のAIコア産業の規模は2025年にどのくらいですか？",
+    "How much did the US invest privately in AI in 2024 compared with China?",
+    "中国人形机器人的发展目标是什么？",
+    "DeepSeekの登場は中国のAI産業にどんな影響を与えましたか？",
+    "What are the main policies supporting China's AI industry?",
+    "中国AI产业面临哪些挑战？",
+]
+MODES = ["baseline", "bm25", "dense", "hybrid", "full"]
+# System fonts only, a CJK face per platform: the browser fetches nothing (Gradio's default theme
+# would load web fonts).
+FONTS = [
+    "system-ui",
+    "-apple-system",
+    "Segoe UI",
+    "Hiragino Sans",
+    "Hiragino Kaku Gothic ProN",
+    "Noto Sans CJK JP",
+    "Yu Gothic",
+    "Meiryo",
+    "Microsoft YaHei",
+    "PingFang SC",
+    "sans-serif",
+]
+FONTS_MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Noto Sans Mono CJK JP", "monospace"]
+# The extractive answer is ready at once; typing it out over ~1 s reads better than a wall of text.
+STREAM_DELAY = 0.02
+FEEDBACK_FILE = "feedback.sqlite3"
+
+PipelineGetter = Callable[[], "Pipeline"]
+Turns = dict[int, dict[str, Any]]  # assistant message index -> what was asked, answered and retrieved
+
+
+def theme() -> gr.themes.Base:
+    return gr.themes.Default(primary_hue="red", neutral_hue="slate", font=FONTS, font_mono=FONTS_MONO)
+
+
+def mount(app: FastAPI, state: Any) -> None:
+    """Serve the chat UI at "/" of ``app``. ``state.pipeline`` is read per request, so a swapped index is used."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        # Built outside an event loop, Gradio's App makes two loops of its own and never closes them
+        # (ResourceWarnings at garbage collection). Inside a short-lived loop it makes none; unlike
+        # asyncio.run, run_until_complete leaves the thread's current loop setting alone.
+        async def inside() -> None:
+            _mount(app, state)
+
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(inside())
+        finally:
+            loop.close()
+    else:
+        _mount(app, state)
+
+
+def _mount(app: FastAPI, state: Any) -> None:
+    gr.mount_gradio_app(
+        app,
+        build(lambda: state.pipeline),
+        path="/",
+        theme=theme(),
+        css_paths=[STATIC / "style.css"],
+        head_paths=[STATIC / "head.html"],
+        footer_links=[],  # Gradio's own API page would compete with the project's HTTP API
+        run_history=False,  # keep no questions in the browser's storage
+        ssr_mode=False,  # client-side rendering: no Node server next to ours
+        max_file_size="5mb",  # question sets are small; refuse anything else early
+    )
+
+
+def build(get_pipeline: PipelineGetter) -> gr.Blocks:
+    """The Blocks app: a chat tab and an evaluation tab over whatever pipeline ``get_pipeline`` returns."""
+    with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
+        gr.HTML(f'<header class="rr-header"><h1>{TITLE}</h1><p>{DESCRIPTION}</p></header>', padding=False)
+        with gr.Tabs():
+            with gr.Tab("質問 · Ask · 提问", id="ask"):
+                _chat_tab(get_pipeline)
+            with gr.Tab("評価 · Evaluation · 评估", id="eval"):
+                _eval_tab(get_pipeline)
+    return blocks
+
+
+# -- chat ------------------------------------------------------------------------------------------
+
+
+def _chat_tab(get_pipeline: PipelineGetter) -> None:
+    # The conversation lives on the server (gr.State is never sent by the browser): a chat whose
+    # answers carry their passages would otherwise be uploaded whole with every question, and soon
+    # outgrow the API's request size limit.
+    history = gr.State([])
+    turns = gr.State({})
+    chatbot = gr.Chatbot(
+        show_label=False,
+        elem_id="rr-chat",
+        height=600,
+        buttons=["copy", "copy_all"],
+        feedback_options=("Like", "Dislike"),
+        latex_delimiters=[],  # "$" in the report is a currency sign, not maths
+        placeholder=(
+            '<div class="rr-placeholder">質問をどうぞ · Ask a question · 请提问<br>'
+            "<small>Answers quote the report and cite its sections, e.g. 【2-1】.</small></div>"
+        ),
+    )
+    with gr.Row(equal_height=True):
+        question = gr.Textbox(
+            show_label=False,
+            placeholder="質問を入力 · Type a question · 输入问题 (Enter)",
+            elem_id="rr-question",
+            scale=8,
+            max_lines=4,
+            autofocus=True,
+        )
+        send = gr.Button("送信 · Ask", variant="primary", scale=1, min_width=110, elem_id="rr-send")
+        clear = gr.Button("クリア · Clear", variant="secondary", scale=1, min_width=130, elem_id="rr-clear")
+    with gr.Row(elem_classes="rr-examples"):
+        gr.HTML('<span class="rr-examples-label">例 · Examples · 示例</span>', padding=False, elem_classes="rr-label")
+        example_buttons = [gr.Button(q, size="sm", variant="secondary", min_width=0) for q in EXAMPLES]
+    with gr.Accordion("検索トレース · Retrieval trace · 检索轨迹", open=False, elem_id="rr-trace"):
+        trace = gr.HTML(render.TRACE_EMPTY)
+
+    chat_io: dict[str, Any] = {
+        "fn": partial(respond, get_pipeline),
+        "inputs": [question, history, turns],
+        "outputs": [question, chatbot, history, turns, trace],
+        "concurrency_limit": 8,
+    }
+    question.submit(**chat_io)
+    send.click(**chat_io)
+    for button, text in zip(example_buttons, EXAMPLES, strict=True):
+        button.click(lambda t=text: t, None, question, queue=False).then(**chat_io)
+    for event in (clear.click, chatbot.clear):
+        event(
+            lambda: ([], [], {}, render.TRACE_EMPTY, ""), None, [chatbot, history, turns, trace, question], queue=False
+        )
+
+    def like(known: Turns, data: gr.LikeData) -> None:  # a closure: Gradio finds LikeData by its annotation
+        on_like(get_pipeline, known, data)
+
+    chatbot.like(like, turns, None)
+    chatbot.select(on_select, turns, trace)
+
+
+def respond(
+    get_pipeline: PipelineGetter, message: str, history: list[dict[str, Any]], turns: Turns
+) -> Iterator[tuple[Any, ...]]:
+    """Answer ``message``, streaming it into the chat; yields (textbox, chat, history, turns, trace)."""
+    skip = gr.skip()
+    text = (message or "").strip()
+    if not text:
+        yield skip, skip, skip, skip, skip
+        return
+    pipeline = _pipeline(get_pipeline)
+    asked = [*history, {"role": "user", "content": text}]
+    yield "", asked, skip, skip, skip  # the question shows at once, with Gradio's pending dots
+    try:
+        answer = pipeline.ask(text)
+    except RagError as exc:
+        # Take the question back out of the chat and into the box, ready to be fixed.
+        gr.Warning(str(exc))
+        yield text, history, skip, skip, skip
+        return
+    for piece in render.stream_pieces(answer.text):
+        yield skip, [*asked, {"role": "assistant", "content": render.answer_markdown(piece)}], skip, skip, skip
+        time.sleep(STREAM_DELAY)
+    turn = {
+        "question": answer.question,
+        "answer": answer.text,
+        "language": answer.language,
+        "citations": [citation_json(c) for c in answer.citations],
+        "trace": render.trace_html(answer),
+    }
+    final = [*asked, {"role": "assistant", "content": render.answer_message(answer)}]
+    yield skip, final, final, {**turns, len(asked): turn}, turn["trace"]
+
+
+def on_like(get_pipeline: PipelineGetter, turns: Turns, data: gr.LikeData) -> None:
+    """Store a thumbs up/down with the question, answer and citations it rates."""
+    vote = _vote(data.liked)
+    turn = turns.get(data.index) if isinstance(data.index, int) else None
+    if vote is None or turn is None:  # a vote taken back, or a message that is not an answer
+        return
+    store = _store(_pipeline(get_pipeline).settings.data_dir / FEEDBACK_FILE)
+    try:
+        store.add(turn["question"], turn["answer"], turn["citations"], turn["language"], vote)
+    except RagError as exc:
+        raise gr.Error(str(exc)) from exc
+    gr.Info("ありがとうございます · Thanks for the feedback · 感谢反馈", duration=2)
+
+
+def _vote(liked: Any) -> str | None:
+    # Gradio sends True/False, or the option's label with feedback_options; None when a vote is undone.
+    if liked is True or liked == "Like":
+        return "up"
+    if liked is False or liked == "Dislike":
+        return "down"
+    return None
+
+
+def on_select(turns: Turns, data: gr.SelectData) -> Any:
+    """Clicking an earlier answer shows that answer's retrieval trace."""
+    turn = turns.get(data.index) if isinstance(data.index, int) else None
+    return turn["trace"] if turn else gr.skip()
+
+
+# -- evaluation ------------------------------------------------------------------------------------
+
+
+def _eval_tab(get_pipeline: PipelineGetter) -> None:
+    gr.Markdown(
+        "Run a question set against the live index: every retrieval mode side by side, then the full"
+        " pipeline's answers. The bundled set is `corpus/questions.jsonl`; upload a JSONL file"
+        " (one `{id, language, question, answerable, evidence, key_facts}` object per line) to use your own."
+        " With the real model a full run takes a few minutes.",
+        elem_classes="rr-eval-intro",
+    )
+    with gr.Row():
+        upload = gr.File(label="Question set (JSONL, optional)", file_types=[".jsonl"], type="filepath", scale=2)
+        with gr.Column(scale=3):
+            modes = gr.CheckboxGroup(MODES, value=MODES, label="Retrieval modes")
+            run = gr.Button("評価を実行 · Run evaluation · 运行评估", variant="primary", elem_id="rr-run-eval")
+    # Tall enough for Gradio's progress bar, which is drawn over this box while the evaluation runs.
+    status = gr.Markdown("Results appear here.", elem_id="rr-eval-status", min_height=110)
+    with gr.Column(visible=False, elem_id="rr-eval-results") as results:
+        retrieval = gr.Dataframe(
+            headers=render.RETRIEVAL_COLUMNS, label="Retrieval (hit@k, MRR@10, nDCG@10)", interactive=False
+        )
+        answers = gr.Dataframe(headers=render.ANSWER_COLUMNS, label="Answers (full pipeline)", interactive=False)
+        plot = gr.Image(
+            label="hit@k per language", show_label=False, type="filepath", interactive=False, elem_id="rr-eval-plot"
+        )
+        with gr.Accordion("Plain-text table and eval.json", open=False):
+            table = gr.Code(label="render_table", interactive=False)
+            report_file = gr.File(label="eval.json", interactive=False)
+
+    def evaluate(path: str | None, chosen: list[str], progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
+        pipeline = _pipeline(get_pipeline)
+        source = Path(path) if path else pipeline.settings.corpus_dir / "questions.jsonl"
+        try:
+            outcome = run_eval(pipeline, source, chosen, progress)
+        except RagError as exc:
+            raise gr.Error(str(exc)) from exc
+        return (
+            outcome["summary"],
+            gr.Column(visible=True),
+            outcome["retrieval"],
+            outcome["answers"],
+            outcome["plot"],
+            outcome["table"],
+            outcome["json"],
+        )
+
+    run.click(
+        evaluate,
+        [upload, modes],
+        [status, results, retrieval, answers, plot, table, report_file],
+        concurrency_limit=1,  # one evaluation at a time: it keeps the CPU busy
+        show_progress_on=[status],
+    )
+
+
+def run_eval(
+    pipeline: Pipeline, source: Path, modes: Sequence[str], progress: Callable[..., Any] | None = None
+) -> dict[str, Any]:
+    """Evaluate ``source`` with ``modes`` against ``pipeline``: tables, plot and eval.json for the tab."""
+    from rag import eval as ev
+
+    chosen = [m for m in MODES if m in modes]
+    if not chosen:
+        raise InputError("choose at least one retrieval mode")
+    questions = ev.load_questions(source)
+    started = time.perf_counter()
+    # Not `progress or ...`: a gr.Progress has a length, 0 until it tracks an iterable, so it is falsy.
+    tracked = _ProgressPipeline(pipeline, questions, chosen, _no_progress if progress is None else progress)
+    report = ev.run_evaluation(tracked, questions, chosen)  # type: ignore[arg-type]
+    out = Path(tempfile.mkdtemp(prefix="rag-eval-"))
+    ev.plot_curves(report, out / "hit_at_k.png")
+    (out / "eval.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    took = time.perf_counter() - started
+    return {
+        "summary": f"**{len(questions)} questions** from `{source.name}` · {', '.join(chosen)} · {took:.0f} s",
+        "report": report,
+        "retrieval": render.retrieval_table(report),
+        "answers": render.answers_table(report),
+        "plot": str(out / "hit_at_k.png"),
+        "table": ev.render_table(report),
+        "json": str(out / "eval.json"),
+    }
+
+
+def _no_progress(*args: Any, **kwargs: Any) -> None:
+    pass
+
+
+class _ProgressPipeline:
+    """The pipeline with a progress bar: counts the searches and answers ``run_evaluation`` makes."""
+
+    def __init__(self, pipeline: Pipeline, questions: Sequence[Question], modes: Sequence[str], progress: Any):
+        self._pipeline = pipeline
+        self._progress = progress
+        answerable = sum(q.answerable for q in questions)
+        # One search per answerable question per mode, then one answer per question.
+        self._total = answerable * len(modes) + len(questions)
+        self._done = 0
+        self.embedder = _CountingEmbedder(pipeline.embedder, self._tick)
+        # The baseline first embeds the whole report in fixed windows: a while without ticks.
+        progress(0.0, desc="baseline · embedding the report's fixed windows" if "baseline" in modes else "retrieval")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pipeline, name)
+
+    def _tick(self, desc: str) -> None:
+        self._done += 1
+        self._progress(min(self._done / max(self._total, 1), 1.0), desc=desc)
+
+    def search(self, query: str, k: int | None = None, mode: str | None = None) -> Any:
+        self._tick(f"retrieval · {mode}")
+        return self._pipeline.search(query, k, mode)
+
+    def ask(self, question: str, k: int | None = None) -> Any:
+        self._tick("answers · full")
+        return self._pipeline.ask(question, k)
+
+
+class _CountingEmbedder:
+    """Only the naive baseline goes through ``pipeline.embedder`` (one query per question)."""
+
+    def __init__(self, embedder: Any, tick: Callable[[str], None]):
+        self._embedder = embedder
+        self._tick = tick
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._embedder, name)
+
+    def encode_queries(self, texts: list[str]) -> Any:
+        self._tick("retrieval · baseline")
+        return self._embedder.encode_queries(texts)
+
+
+# -- shared ----------------------------------------------------------------------------------------
+
+
+def _pipeline(get: PipelineGetter) -> Pipeline:
+    try:
+        return get()
+    except RagError as exc:
+        raise gr.Error(str(exc)) from exc
+    except Exception as exc:  # the server's state raises while the index is (re)loading
+        raise gr.Error(f"The index is not ready yet ({exc}); try again in a moment.") from exc
+
+
+@lru_cache(maxsize=4)
+def _store(path: Path) -> FeedbackStore:
+    return FeedbackStore(path)
