@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.errors import IndexError_, InputError, RagError
 from rag.pipeline import Pipeline
@@ -25,11 +29,16 @@ log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
 MODEL_NAME = "report-rag"
+# Gradio's file upload (a question set for the UI's eval tab) has its own, larger limit.
+UNLIMITED_PREFIXES = ("/gradio_api/upload",)
+# A caller's own request id is echoed only if it cannot smuggle anything into a header or a log line.
+REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+QUOTE_CHARS = 60  # the full quote is already in the answer text; the Sources list only points at it
 
 
 class AppState:
-    """The live pipeline, or why there is none yet. Swapping replaces one reference, so a
-    request uses either the old or the new index, never a mix."""
+    """The live pipeline, or why there is none. Swapping replaces one reference, so a request
+    (which reads ``pipeline`` once) uses either the old or the new index, never a mix."""
 
     def __init__(self, pipeline: Pipeline | None = None, reason: str = "loading"):
         self._pipeline = pipeline
@@ -38,9 +47,10 @@ class AppState:
 
     @property
     def pipeline(self) -> Pipeline:
+        """The live pipeline; raises ``IndexError_`` (HTTP 503) with the reason while there is none."""
         current = self._pipeline
         if current is None:
-            raise IndexError_(f"not ready: {self.reason}")
+            raise IndexError_(f"not ready: {self.reason}; retry shortly or see the server log")
         return current
 
     @property
@@ -56,48 +66,72 @@ class AppState:
             self._pipeline, self.reason = None, reason
 
 
-# Request and response models: the contract other tools rely on.
+# Request and response models: the contract other tools (and the schema fuzzer) rely on.
+# Strict: "5" or true is not a k, and an unknown field is a client bug worth reporting.
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON Schema's "integer" includes 5.0; strict mode alone would refuse it.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Count = Annotated[int, Field(ge=1, le=50), BeforeValidator(_whole_number)]
+# A question needs a letter or a digit (Unicode L or N). Stated in the schema (ECMA regex) for clients and
+# fuzzers; enforced by the pipeline after normalization, with a friendlier message than a regex mismatch.
+WORDY = r"[\p{L}\p{N}]"
+USER_TEXT: dict[str, Any] = {"role": {"const": "user"}, "content": {"type": "string", "pattern": WORDY}}
 
 
 class SearchRequest(Strict):
-    query: str = Field(min_length=1, description="What to look for, in Japanese, English or Chinese.")
-    k: int = Field(5, ge=1, le=50)
+    query: str = Field(
+        min_length=1,
+        description="What to look for, in Japanese, English or Chinese.",
+        json_schema_extra={"pattern": WORDY},
+    )
+    k: Count = Field(5, description="How many passages to return.")
 
 
 class HitOut(BaseModel):
     rank: int
     chunk_id: str
-    section: str
+    section: str = Field(description='Section id in the report, e.g. "2-1".')
     title: str
     heading_path: list[str]
     kind: str
     text: str
     score: float
-    retrievers: dict[str, int]
+    retrievers: dict[str, int] = Field(description="Rank given by each retriever that found the passage.")
 
 
 class SearchResponse(BaseModel):
-    query: str
+    query: str = Field(description="The query as searched, after normalization.")
     language: Literal["ja", "en", "zh"]
     hits: list[HitOut]
-    took_ms: float
+    took_ms: float = Field(description="Time spent serving the request, measured at the API edge.")
 
 
-class Message(BaseModel):
+class HistoryMessage(Strict):
     role: Literal["system", "user", "assistant"]
     content: str = Field(max_length=20_000)
 
 
 class AskRequest(Strict):
-    question: str = Field(min_length=1)
-    k: int = Field(5, ge=1, le=50)
-    history: list[Message] = Field(default_factory=list, max_length=50)
+    question: str = Field(
+        min_length=1,
+        description="The question; over the server's limit (1000 characters by default) is a 413.",
+        json_schema_extra={"pattern": WORDY},
+    )
+    k: Count = Field(5, description="How many passages to retrieve.")
+    history: list[HistoryMessage] = Field(
+        default_factory=list, max_length=50, description="Earlier turns; a short follow-up is read with them."
+    )
 
 
 class CitationOut(BaseModel):
-    n: int
+    n: int = Field(description="The [n] marker in the answer text.")
     chunk_id: str
     section: str
     title: str
@@ -108,29 +142,16 @@ class AskResponse(BaseModel):
     question: str
     answer: str
     language: Literal["ja", "en", "zh"]
-    abstained: bool
+    abstained: bool = Field(description="True when the report has no answer; the text then says so.")
     citations: list[CitationOut]
     hits: list[HitOut]
     took_ms: float
 
 
-class ChatMessage(BaseModel):
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-
-class ChatRequest(BaseModel):
-    # OpenAI clients send many optional parameters (temperature, max_tokens, user…); they are accepted.
-    model_config = ConfigDict(extra="allow")
-    model: str = MODEL_NAME
-    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
-    stream: bool = False
-
-
 class HealthResponse(BaseModel):
-    status: str
-    index: dict[str, Any] | None = None
-    reason: str | None = None
+    status: Literal["ok", "unavailable"]
+    index: dict[str, Any] | None = Field(None, description="Model, corpus and build of the live index.")
+    reason: str | None = Field(None, description="Why the service is not ready.")
 
 
 class ErrorBody(BaseModel):
@@ -143,11 +164,191 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 413, 422, 503)}
+# OpenAI-compatible models: only what clients read is declared; extra fields pass through.
+class ChatMessage(BaseModel):
+    role: str
+    content: str | list[dict[str, Any]] | None = None
 
 
-def _error(status: int, message: str, kind: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "status": status}}, status_code=status)
+class ChatRequest(BaseModel):
+    # OpenAI clients send many optional parameters; the common ones are declared (and ignored),
+    # any other is accepted too, so a client upgrade does not break the endpoint.
+    model_config = ConfigDict(extra="allow", strict=True)
+    model: str = MODEL_NAME
+    messages: list[ChatMessage] = Field(
+        min_length=1,
+        max_length=100,
+        description="The last user message is the question; earlier messages are the history.",
+        json_schema_extra={"contains": {"type": "object", "required": ["role", "content"], "properties": USER_TEXT}},
+    )
+    stream: bool = False
+    stream_options: dict[str, Any] | None = None
+    n: Annotated[int, Field(ge=1, le=1), BeforeValidator(_whole_number)] = Field(
+        1, description="Only one choice is produced."
+    )
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: WholeNumber | None = None
+    user: str | None = None
+
+
+class ChatCompletionMessage(BaseModel):
+    role: Literal["assistant"]
+    content: str
+
+
+class ChatChoice(BaseModel):
+    index: int
+    message: ChatCompletionMessage
+    finish_reason: Literal["stop"]
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: Usage
+    citations: list[CitationOut] = Field(description="Extension: the sources behind the [n] markers.")
+    abstained: bool
+    language: Literal["ja", "en", "zh"]
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"]
+    data: list[ModelCard]
+
+
+class OpenAIErrorBody(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class OpenAIErrorResponse(BaseModel):
+    error: OpenAIErrorBody
+
+
+API_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": ErrorResponse} for code in (400, 413, 422, 503)}
+OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {code: {"model": OpenAIErrorResponse} for code in (400, 413, 422, 503)}
+# Before OpenAPI 3.2 a stream's "schema" describes one server-sent event.
+SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {"type": "string", "description": "A chat.completion.chunk as JSON; the last event is [DONE]."},
+        "event": {"type": "string"},
+    },
+}
+SSE_DOC = {"text/event-stream": {"schema": SSE_EVENT}}
+MODEL_CARD = {"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "report-rag"}
+
+
+def error_response(path: str, status: int, message: str, code: str, param: str | None = None) -> JSONResponse:
+    """The error body for ``path``: OpenAI's shape under /v1 (its clients parse it), ours elsewhere."""
+    if path.startswith("/v1/"):
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        if status == 404:
+            kind = "not_found_error"
+        body: dict[str, Any] = {"error": {"message": message, "type": kind, "param": param, "code": code}}
+    else:
+        body = {"error": {"message": message, "type": code, "status": status}}
+    return JSONResponse(body, status_code=status)
+
+
+def _error_code(exc: RagError) -> str:
+    """QuestionTooLong -> question_too_long, IndexError_ -> index_error."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(exc).__name__.rstrip("_")).lower()
+
+
+class EdgeMiddleware:
+    """Request ids, the body-size limit and one log line per request, as plain ASGI: cheaper than
+    ``@app.middleware`` and it never buffers a streamed response."""
+
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES):
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        given = headers.get("x-request-id", "")
+        request_id = given if REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex[:16]
+        started = time.perf_counter()
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message).append("X-Request-ID", request_id)
+            await send(message)
+
+        path: str = scope["path"]
+        if not path.startswith(UNLIMITED_PREFIXES):
+            length = headers.get("content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body:
+                await self._too_large(path, scope, receive, send_with_id)
+                return
+            if length is None and "transfer-encoding" in headers:
+                # A chunked body has no length up front: read it (up to the limit) before the app does.
+                body = await self._read_limited(receive)
+                if body is None:
+                    await self._too_large(path, scope, receive, send_with_id)
+                    return
+                receive = _replay(body, receive)
+        await self.app(scope, receive, send_with_id)
+        ms = (time.perf_counter() - started) * 1000
+        log.info("%s %s %d %.1fms id=%s", scope["method"], path, status, ms, request_id)
+
+    async def _read_limited(self, receive: Receive) -> bytes | None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break  # the client went away; the app will see an empty body
+            size += len(message.get("body", b""))
+            if size > self.max_body:
+                return None
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def _too_large(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
+        message = f"request body over {self.max_body} bytes: send less"
+        await error_response(path, 413, message, "body_too_large")(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()  # after the body: wait for a disconnect like a normal request
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 def _message_text(content: str | list[dict[str, Any]] | None) -> str:
@@ -160,143 +361,192 @@ def _message_text(content: str | list[dict[str, Any]] | None) -> str:
 
 
 def sources_text(answer: Answer) -> str:
-    """The citations as a plain "Sources" list for clients that show only the content."""
+    """The citations as a plain "Sources" list, for chat clients that show only the content."""
     if not answer.citations:
         return ""
-    lines = [f"[{c.n}] 【{c.section_id}】{c.section_title} — “{c.quote}”" for c in answer.citations]
+    lines = []
+    for c in answer.citations:
+        quote = c.quote if len(c.quote) <= QUOTE_CHARS else c.quote[:QUOTE_CHARS].rstrip() + "…"
+        lines.append(f"[{c.n}] 【{c.section_id}】{c.section_title} — “{quote}”")
     return "\n\nSources:\n" + "\n".join(lines)
 
 
-def create_app(state: AppState, *, with_ui: bool = True) -> FastAPI:
-    """The FastAPI app over ``state``; mounts the Gradio chat UI at "/" when available."""
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def create_app(state: AppState, *, with_ui: bool = True, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+    """The FastAPI app over ``state``.
+
+    Args:
+        state: holds the live pipeline; swap a rebuilt one in without restarting.
+        with_ui: mount the Gradio chat UI at "/" if ``ui.app`` provides ``mount(app, state)``.
+        max_body: request bodies over this many bytes get a 413.
+    """
     app = FastAPI(
         title="report-rag",
         description="Grounded, cited Q&A over 中国AI産業の発展現状と将来展望 (ja/en/zh).",
         version="0.1.0",
     )
-
-    @app.middleware("http")
-    async def limits_and_ids(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex[:16]
-        length = request.headers.get("content-length")
-        # The UI's file upload (a question set for the eval tab) has Gradio's own, larger limit.
-        limited = not request.url.path.startswith("/gradio_api/upload")
-        if limited and length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            response: Response = _error(413, f"request body over {MAX_BODY_BYTES} bytes: send less", "too_large")
-        else:
-            started = time.perf_counter()
-            response = await call_next(request)
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "route": request.url.path,
-                    "status": response.status_code,
-                    "ms": round((time.perf_counter() - started) * 1000, 2),
-                },
-            )
-        response.headers["X-Request-ID"] = request_id
-        return response
+    app.add_middleware(EdgeMiddleware, max_body=max_body)
 
     @app.exception_handler(RagError)
-    async def rag_error(_: Request, exc: RagError) -> JSONResponse:
-        return _error(exc.status_code, str(exc), type(exc).__name__.rstrip("_"))
+    async def rag_error(request: Request, exc: RagError) -> JSONResponse:
+        return error_response(request.url.path, exc.status_code, str(exc), _error_code(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errors):
-            return _error(400, "malformed JSON body: send a valid JSON object", "bad_request")
+            return error_response(request.url.path, 400, "malformed JSON body: send a valid JSON object", "bad_json")
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return _error(422, f"{where or 'body'}: {first.get('msg', 'invalid')}", "validation_error")
+        message = f"{where or 'body'}: {first.get('msg', 'invalid')}"
+        return error_response(request.url.path, 422, message, "validation_error", param=where or None)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail), "http_error")
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        response = error_response(request.url.path, exc.status_code, str(exc.detail), code)
+        response.headers.update(exc.headers or {})  # 405 keeps its Allow header
+        return response
 
     @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unexpected error")
-        return _error(500, "internal error: see the server log", "internal_error")
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error on %s", request.url.path)
+        return error_response(request.url.path, 500, "internal error: see the server log", "internal_error")
 
-    @app.get("/healthz", response_model=HealthResponse, responses={503: {"model": HealthResponse}})
+    @app.get(
+        "/healthz",
+        response_model=HealthResponse,
+        response_model_exclude_none=True,
+        responses={503: {"model": HealthResponse}},
+    )
     def healthz() -> Any:
+        """200 with the index's identity when ready; 503 with the reason while loading or broken."""
         if not state.ready:
             return JSONResponse({"status": "unavailable", "reason": state.reason}, status_code=503)
         return {"status": "ok", "index": state.pipeline.summary()}
 
-    @app.post("/api/search", response_model=SearchResponse, responses=ERRORS)
+    # Sync endpoints: FastAPI runs them in its threadpool, so CPU-bound retrieval never blocks the loop.
+    @app.post("/api/search", response_model=SearchResponse, responses=API_ERRORS)
     def search(body: SearchRequest) -> Any:
-        return search_result_json(state.pipeline.search(body.query, k=body.k))
+        """Ranked passages of the report for a query."""
+        started = time.perf_counter()
+        result = search_result_json(state.pipeline.search(body.query, k=body.k))
+        result["took_ms"] = _ms_since(started)
+        return result
 
-    @app.post("/api/ask", response_model=AskResponse, responses=ERRORS)
+    @app.post("/api/ask", response_model=AskResponse, responses=API_ERRORS)
     def ask(body: AskRequest) -> Any:
+        """An answer quoted from the report, with numbered citations, or an abstention."""
+        started = time.perf_counter()
         history = [m.model_dump() for m in body.history]
-        return answer_json(state.pipeline.ask(body.question, k=body.k, history=history))
+        result = answer_json(state.pipeline.ask(body.question, k=body.k, history=history))
+        result["took_ms"] = _ms_since(started)
+        return result
 
-    @app.get("/v1/models")
-    def models() -> dict[str, Any]:
-        return {
-            "object": "list",
-            "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "report-rag"}],
-        }
+    @app.get("/v1/models", response_model=ModelList)
+    def models() -> Any:
+        """OpenAI-compatible model list: the one model, "report-rag"."""
+        return {"object": "list", "data": [MODEL_CARD]}
 
-    @app.post("/v1/chat/completions", response_model=None)
+    @app.get("/v1/models/{model_id}", response_model=ModelCard, responses={404: {"model": OpenAIErrorResponse}})
+    def model(model_id: str) -> Any:
+        """OpenAI-compatible model lookup."""
+        if model_id != MODEL_NAME:
+            raise StarletteHTTPException(404, f"model {model_id!r} not found: use {MODEL_NAME!r}")
+        return MODEL_CARD
+
+    @app.post(
+        "/v1/chat/completions",
+        response_model=ChatCompletion,
+        responses={200: {"content": SSE_DOC}, **OPENAI_ERRORS},
+    )
     def chat(body: ChatRequest) -> Any:
+        """OpenAI-compatible chat: the last user message is the question, earlier messages the history.
+        Citations come in the extra ``citations`` field and as a "Sources" list at the end of the content."""
         messages = [{"role": m.role, "content": _message_text(m.content)} for m in body.messages]
         users = [i for i, m in enumerate(messages) if m["role"] == "user" and m["content"].strip()]
         if not users:
             raise InputError("messages need a user message with the question")
-        question = messages[users[-1]]["content"]
-        answer = state.pipeline.ask(question, history=messages[: users[-1]])
+        last = users[-1]
+        answer = state.pipeline.ask(messages[last]["content"], history=messages[:last])
         content = answer.text + sources_text(answer)
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         citations = [citation_json(c) for c in answer.citations]
-        if not body.stream:
-            return {
-                "id": completion_id,
-                "object": "chat.completion",
-                "created": created,
-                "model": MODEL_NAME,
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
-                ],
-                "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
-                "citations": citations,
-                "abstained": answer.abstained,
-                "language": answer.language,
-            }
-        return StreamingResponse(_stream(completion_id, created, content, citations), media_type="text/event-stream")
+        if body.stream:
+            usage = bool((body.stream_options or {}).get("include_usage"))
+            events = _stream(completion_id, created, content, citations, usage)
+            return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": MODEL_NAME,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+            # Nothing is generated by a language model, so there are no tokens to count.
+            "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+            "citations": citations,
+            "abstained": answer.abstained,
+            "language": answer.language,
+        }
+
+    # Routed last, before the UI's mount at "/" (which would answer anything left): any method on one
+    # of our paths that no route took is a 405 with Allow, any path under /api or /v1 a JSON 404.
+    fallback = _Fallback([r for r in app.routes if isinstance(r, Route)])
+    for path in [*dict.fromkeys(r.path for r in fallback.routes), "/api/{rest:path}", "/v1/{rest:path}"]:
+        app.router.routes.append(Route(path, fallback))
 
     if with_ui:
         try:
             from ui.app import mount
-        except ImportError:  # pragma: no cover - the UI package ships with the project
-            log.warning("ui package not importable: serving the API only")
+        except ImportError as exc:  # no ui package, or its dependencies (gradio) are missing
+            log.warning("chat UI not available (%s): serving the API only", exc)
         else:
             mount(app, state)
     return app
 
 
-def _stream(completion_id: str, created: int, content: str, citations: list[dict[str, Any]]) -> Iterator[str]:
+class _Fallback:
+    """A raw ASGI endpoint, so its routes match every method (a function endpoint would get GET only)."""
+
+    def __init__(self, routes: list[Route]):
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        allowed = sorted({m for r in self.routes if r.path_regex.fullmatch(path) for m in r.methods or ()})
+        if allowed:  # raised, so the app's handlers shape the error for this path
+            raise StarletteHTTPException(405, headers={"Allow": ", ".join(allowed)})
+        raise StarletteHTTPException(404)
+
+
+def _stream(
+    completion_id: str, created: int, content: str, citations: list[dict[str, Any]], usage: bool
+) -> Iterator[str]:
     """Server-sent events in OpenAI's chat.completion.chunk shape; the last chunk carries the citations."""
 
-    def event(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
+    def event(choices: list[dict[str, Any]], **extra: Any) -> str:
         chunk = {
             "id": completion_id,
             "object": "chat.completion.chunk",
             "created": created,
             "model": MODEL_NAME,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            "choices": choices,
             **extra,
         }
         return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
 
-    yield event({"role": "assistant", "content": ""})
-    # The extractive answer is ready at once; lines stream so clients render progressively.
+    def delta(part: dict[str, Any], finish: str | None = None) -> list[dict[str, Any]]:
+        return [{"index": 0, "delta": part, "finish_reason": finish}]
+
+    yield event(delta({"role": "assistant", "content": ""}))
+    # The extractive answer is ready at once; it streams line by line so clients render progressively.
     for line in content.splitlines(keepends=True):
-        yield event({"content": line})
-    yield event({}, "stop", citations=citations)
+        yield event(delta({"content": line}))
+    yield event(delta({}, "stop"), citations=citations)
+    if usage:  # OpenAI sends usage in one extra chunk with no choices when asked to
+        yield event([], usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
     yield "data: [DONE]\n\n"

@@ -72,9 +72,12 @@ class TermTranslator:
     def sources(self, question: str, language: str) -> list[str]:
         return source_terms(question, language)[: self.config.max_source_terms] if self.terms else []
 
+    def clear_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
     def uncached(self, words: list[str]) -> list[str]:
-        """Words whose vectors are not cached yet, so a caller can embed them in one batch with
-        the question itself (one forward pass instead of two)."""
+        """Words whose vectors are not cached yet (the caller embeds them)."""
         with self._lock:
             return [w for w in words if w not in self._cache]
 

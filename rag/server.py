@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import typer
+import uvicorn
 
 from rag.api import AppState, create_app
 from rag.config import Settings
@@ -15,32 +17,65 @@ from rag.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
+# On SIGTERM uvicorn stops accepting and gives in-flight requests this long to finish.
+GRACEFUL_SHUTDOWN_S = 20
+
 
 def load_in_background(state: AppState, settings: Settings) -> threading.Thread:
-    """Load the pipeline (building a missing or stale index first) while /healthz says "loading"."""
+    """Load the pipeline (building a missing or stale index first) while /healthz says "loading";
+    swap it into ``state`` when ready, or record why it failed so /healthz reports it."""
 
     def work() -> None:
         started = time.perf_counter()
         try:
-            state.swap(Pipeline.load(settings, build=True))
+            pipeline = Pipeline.load(settings, build=True, show_progress=True)
         except RagError as exc:
             state.fail(str(exc))
             typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
             return
-        typer.echo(f"ready in {time.perf_counter() - started:.1f}s")
+        except Exception as exc:  # a daemon thread's crash would otherwise leave /healthz "loading" forever
+            log.exception("loading the pipeline failed")
+            state.fail(f"loading failed: {type(exc).__name__}: {exc}")
+            return
+        state.swap(pipeline)
+        typer.echo(f"ready in {time.perf_counter() - started:.1f}s: {pipeline.summary().get('chunks')} passages")
 
     thread = threading.Thread(target=work, name="pipeline-loader", daemon=True)
     thread.start()
     return thread
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    import uvicorn
+class _Server(uvicorn.Server):
+    """Announces the address only once the socket is bound (a taken port fails before that)."""
 
-    host, port = host or settings.host, port or settings.port
+    def __init__(self, config: uvicorn.Config, banner: str):
+        super().__init__(config)
+        self.banner = banner
+
+    async def startup(self, sockets: Any = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            typer.echo(self.banner)
+
+
+def build_server(
+    settings: Settings, host: str | None = None, port: int | None = None, *, with_ui: bool = True
+) -> tuple[uvicorn.Server, AppState]:
+    """A uvicorn server over a not-yet-ready app; ``serve`` runs it. Split out so tests can drive it."""
+    host = host or settings.host
+    port = settings.port if port is None else port
     state = AppState(reason="loading the model and index")
-    app = create_app(state)
+    app = create_app(state, with_ui=with_ui)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+    )
+    ui = "UI at /, " if with_ui else ""
+    return _Server(config, f"report-rag serving on http://{host}:{port} ({ui}API docs at /docs)"), state
+
+
+def serve(settings: Settings, host: str | None = None, port: int | None = None, *, with_ui: bool = True) -> None:
+    """Serve the API (and the chat UI) on ``host:port``; /healthz is 503 "loading" until the index is ready."""
+    server, state = build_server(settings, host, port, with_ui=with_ui)
+    # Listening before the model loads keeps readiness honest: a probe sees 503 "loading", not a refused port.
     load_in_background(state, settings)
-    typer.echo(f"report-rag serving on http://{host}:{port} (chat UI at /, API docs at /docs)")
-    # On SIGTERM uvicorn stops accepting and lets in-flight requests finish (up to the timeout).
-    uvicorn.run(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=20)
+    server.run()

@@ -1,6 +1,7 @@
 """The HTTP contract through the real app: shapes, errors and the OpenAI-compatible endpoint."""
 
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -8,6 +9,8 @@ from fastapi.testclient import TestClient
 from rag.api import MAX_BODY_BYTES, AppState, create_app
 
 Q = "ロボット政策の2027年の目標は？"
+JSON = {"content-type": "application/json"}
+SECTION_RE = re.compile(r"^\d+-\d+$|^\d+のまとめ$")  # "2-1", "4のまとめ"
 
 
 @pytest.fixture
@@ -15,32 +18,60 @@ def client(fake_pipeline) -> TestClient:  # type: ignore[no-untyped-def]
     return TestClient(create_app(AppState(fake_pipeline), with_ui=False))
 
 
-def test_healthz_reports_the_index(client: TestClient) -> None:
+def test_healthz_reports_the_index(client: TestClient, fake_pipeline) -> None:  # type: ignore[no-untyped-def]
     body = client.get("/healthz").json()
-    assert body["status"] == "ok" and body["index"]["chunks"] > 0
+    assert body == {"status": "ok", "index": fake_pipeline.summary()}
+    assert body["index"]["chunks"] > 0
 
 
-def test_healthz_503_while_not_ready() -> None:
-    client = TestClient(create_app(AppState(reason="loading"), with_ui=False))
-    response = client.get("/healthz")
-    assert response.status_code == 503 and response.json()["reason"] == "loading"
+def test_not_ready_is_503_everywhere_until_swapped(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+    state = AppState(reason="loading")
+    client = TestClient(create_app(state, with_ui=False))
+    health = client.get("/healthz")
+    assert health.status_code == 503 and health.json() == {"status": "unavailable", "reason": "loading"}
     ask = client.post("/api/ask", json={"question": Q})
-    assert ask.status_code == 503 and "not ready" in ask.json()["error"]["message"]
+    assert ask.status_code == 503 and "not ready: loading" in ask.json()["error"]["message"]
+    chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": Q}]})
+    assert chat.status_code == 503 and chat.json()["error"]["type"] == "server_error"
+    state.swap(fake_pipeline)
+    assert client.get("/healthz").status_code == 200
+    assert client.post("/api/ask", json={"question": Q}).status_code == 200
+    state.fail("index corrupted: run `rag build`")
+    assert client.get("/healthz").json()["reason"] == "index corrupted: run `rag build`"
 
 
 def test_search_shape(client: TestClient) -> None:
     response = client.post("/api/search", json={"query": "ロボット政策", "k": 2})
-    assert response.status_code == 200 and response.headers["x-request-id"]
+    assert response.status_code == 200
     body = response.json()
-    assert body["language"] == "ja" and len(body["hits"]) == 2 and body["took_ms"] >= 0
-    assert {"rank", "chunk_id", "section", "title", "text", "score"} <= set(body["hits"][0])
+    assert body["query"] == "ロボット政策" and body["language"] == "ja"
+    assert len(body["hits"]) == 2 and body["took_ms"] > 0
+    hit = body["hits"][0]
+    assert {"rank", "chunk_id", "section", "title", "text", "score"} <= set(hit)
+    assert hit["rank"] == 1 and hit["section"] == "1-1" and hit["score"] >= body["hits"][1]["score"]
+
+
+@pytest.mark.parametrize(("query", "language"), [("robot policy", "en"), ("机器人政策的目标是什么", "zh")])
+def test_search_detects_the_language(client: TestClient, query: str, language: str) -> None:
+    assert client.post("/api/search", json={"query": query}).json()["language"] == language
 
 
 def test_ask_shape_and_citations(client: TestClient) -> None:
-    body = client.post("/api/ask", json={"question": Q, "history": [{"role": "user", "content": "前の質問"}]}).json()
-    assert body["language"] == "ja" and body["abstained"] is False
+    body = client.post("/api/ask", json={"question": Q}).json()
+    assert body["language"] == "ja" and body["abstained"] is False and body["took_ms"] > 0
     assert body["citations"] and body["citations"][0]["section"] == "1-1"
-    assert body["citations"][0]["quote"] in body["answer"]
+    for c in body["citations"]:
+        assert set(c) == {"n", "chunk_id", "section", "title", "quote"}
+        assert c["quote"] in body["answer"] and f"[{c['n']}]" in body["answer"]
+    assert {c["chunk_id"] for c in body["citations"]} <= {h["chunk_id"] for h in body["hits"]}
+
+
+def test_ask_passes_history_to_the_pipeline(client: TestClient, fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+    history = [{"role": "user", "content": "DeepSeekとGPT-4.5"}]
+    body = client.post("/api/ask", json={"question": "価格差は？", "history": history}).json()
+    with_history = [h.chunk.id for h in fake_pipeline.ask("価格差は？", history=history).hits]
+    alone = [h.chunk.id for h in fake_pipeline.ask("価格差は？").hits]
+    assert [h["chunk_id"] for h in body["hits"]] == with_history != alone
 
 
 @pytest.mark.parametrize(
@@ -48,46 +79,166 @@ def test_ask_shape_and_citations(client: TestClient) -> None:
     [
         ({}, 422),
         ({"question": 5}, 422),
+        ({"question": Q, "k": "5"}, 422),
         ({"question": Q, "unknown": 1}, 422),
         ({"question": Q, "k": 0}, 422),
         ({"question": Q, "k": 1000}, 422),
+        ({"question": Q, "history": [{"role": "robot", "content": "x"}]}, 422),
+        ({"question": ""}, 422),
         ({"question": "   "}, 422),
         ({"question": "🤖🤖🤖"}, 422),
+        ({"question": "？！…"}, 422),
         ({"question": "あ" * 2000}, 413),
     ],
 )
 def test_ask_errors(client: TestClient, payload: dict, status: int) -> None:  # type: ignore[type-arg]
     response = client.post("/api/ask", json=payload)
     assert response.status_code == status
-    assert response.json()["error"]["message"]
+    error = response.json()["error"]
+    assert error["status"] == status and error["message"] and "Traceback" not in response.text
+    if status == 413:
+        assert error["type"] == "question_too_long" and "2000" in error["message"]
 
 
-def test_malformed_json_unknown_route_and_big_body(client: TestClient) -> None:
-    bad = client.post("/api/ask", content=b"{not json", headers={"content-type": "application/json"})
-    assert bad.status_code == 400 and "JSON" in bad.json()["error"]["message"]
-    assert client.get("/nope").status_code == 404
-    big = client.post("/api/ask", content=b"x" * (MAX_BODY_BYTES + 1), headers={"content-type": "application/json"})
-    assert big.status_code == 413
+def test_search_errors(client: TestClient) -> None:
+    assert client.post("/api/search", json={"query": "x", "k": 51}).status_code == 422
+    assert client.post("/api/search", json={"k": 3}).json()["error"]["message"] == "query: Field required"
+    assert client.post("/api/search", json={"query": "?!", "k": 3}).json()["error"]["type"] == "input_error"
+
+
+def test_malformed_json_unknown_route_and_wrong_method(client: TestClient) -> None:
+    bad = client.post("/api/ask", content=b"{not json", headers=JSON)
+    assert bad.status_code == 400 and bad.json()["error"]["type"] == "bad_json"
+    for path in ("/nope", "/api/nope"):
+        missing = client.get(path)
+        assert missing.status_code == 404 and missing.json()["error"]["type"] == "not_found"
+    for method, path, allow in [
+        ("GET", "/api/search", "POST"),
+        ("TRACE", "/healthz", "GET"),
+        ("QUERY", "/v1/models", "GET"),
+    ]:
+        wrong = client.request(method, path)
+        assert wrong.status_code == 405 and wrong.headers["allow"] == allow and wrong.json()["error"]["message"]
+
+
+def test_errors_stay_json_with_the_ui_mounted(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+    # Gradio, mounted at "/", would otherwise answer whatever our routes leave.
+    client = TestClient(create_app(AppState(fake_pipeline)))
+    assert client.get("/").headers["content-type"].startswith("text/html")
+    assert client.post("/api/search", json={"query": "ロボット"}).json()["hits"]
+    assert client.get("/api/nope").json()["error"]["type"] == "not_found"
+    assert client.post("/v1/nope").json()["error"]["type"] == "not_found_error"
+    wrong = client.delete("/api/ask")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "POST" and wrong.json()["error"]["status"] == 405
+
+
+def test_body_limit_with_and_without_length(client: TestClient) -> None:
+    big = b'{"question": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    sized = client.post("/api/ask", content=big, headers=JSON)
+    assert sized.status_code == 413 and sized.json()["error"]["type"] == "body_too_large"
+    # A generator body goes out chunked, without Content-Length: the limit must still hold.
+    chunked = client.post("/api/ask", content=iter([big[:1000], big[1000:]]), headers=JSON)
+    assert chunked.status_code == 413
+    small = client.post("/api/ask", content=iter([b'{"question": ', json.dumps(Q).encode() + b"}"]), headers=JSON)
+    assert small.status_code == 200 and small.json()["citations"]
+
+
+def test_request_id_is_echoed_or_made(client: TestClient) -> None:
+    assert client.get("/healthz", headers={"X-Request-ID": "abc-123"}).headers["x-request-id"] == "abc-123"
+    made = client.get("/healthz", headers={"X-Request-ID": "bad id;<x>"}).headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{16}", made)
+    assert client.get("/nope").headers["x-request-id"]  # errors carry one too
 
 
 def test_chat_completions_plain_and_streaming(client: TestClient) -> None:
-    messages = [{"role": "user", "content": Q}]
-    plain = client.post("/v1/chat/completions", json={"model": "report-rag", "messages": messages, "temperature": 0})
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": Q}]
+    params = {"model": "report-rag", "messages": messages, "temperature": 0, "max_tokens": 50, "logprobs": False}
+    plain = client.post("/v1/chat/completions", json=params)
     body = plain.json()
+    assert plain.status_code == 200 and body["object"] == "chat.completion" and body["model"] == "report-rag"
     content = body["choices"][0]["message"]["content"]
-    assert body["object"] == "chat.completion" and "Sources:" in content and body["citations"]
+    answer, sources = content.split("\n\nSources:\n")
+    assert body["citations"] and body["language"] == "ja" and body["abstained"] is False
+    first = body["citations"][0]
+    assert sources.splitlines()[0].startswith(f"[1] 【{first['section']}】{first['title']} — “")
+    assert first["quote"] in answer and "[1]" in answer
+
     with client.stream("POST", "/v1/chat/completions", json={"messages": messages, "stream": True}) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
         events = [line[6:] for line in stream.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"} and len({c["id"] for c in chunks}) == 1
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks) == content
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop" and chunks[-1]["citations"] == body["citations"]
-    assert client.get("/v1/models").json()["data"][0]["id"] == "report-rag"
+    assert all(c["choices"][0]["finish_reason"] is None for c in chunks[:-1])
 
 
-def test_chat_without_user_message_is_422(client: TestClient) -> None:
-    response = client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "hi"}]})
+def test_chat_stream_usage_chunk_when_asked(client: TestClient) -> None:
+    payload = {"messages": [{"role": "user", "content": Q}], "stream": True, "stream_options": {"include_usage": True}}
+    with client.stream("POST", "/v1/chat/completions", json=payload) as stream:
+        events = [line[6:] for line in stream.iter_lines() if line.startswith("data: ")]
+    usage = json.loads(events[-2])
+    assert usage["choices"] == [] and usage["usage"]["total_tokens"] == 0 and events[-1] == "[DONE]"
+
+
+def test_chat_reads_the_last_user_message_with_content_parts(client: TestClient) -> None:
+    messages = [
+        {"role": "user", "content": "DeepSeekとGPT-4.5"},
+        {"role": "assistant", "content": "..."},
+        {"role": "user", "content": [{"type": "text", "text": "価格差は？"}]},
+    ]
+    chat = client.post("/v1/chat/completions", json={"messages": messages}).json()
+    ask = client.post("/api/ask", json={"question": "価格差は？", "history": messages[:2]}).json()
+    assert chat["citations"] == ask["citations"] and chat["choices"][0]["message"]["content"].startswith(ask["answer"])
+
+
+@pytest.mark.parametrize(
+    ("payload", "param"),
+    [
+        ({"messages": [{"role": "system", "content": "hi"}]}, None),
+        ({"messages": []}, "messages"),
+        ({"messages": [{"role": "user", "content": Q}], "n": 2}, "n"),
+        ({"messages": [{"role": "user", "content": Q}], "stream": "yes"}, "stream"),
+    ],
+)
+def test_chat_errors_use_openais_shape(client: TestClient, payload: dict, param: str | None) -> None:  # type: ignore[type-arg]
+    response = client.post("/v1/chat/completions", json=payload)
     assert response.status_code == 422
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["type"] == "invalid_request_error" and error["param"] == param
+
+
+def test_v1_not_found_and_models(client: TestClient) -> None:
+    missing = client.get("/v1/nope").json()["error"]
+    assert missing["type"] == "not_found_error" and missing["code"] == "not_found"
+    assert client.get("/v1/models").json()["data"] == [
+        {"id": "report-rag", "object": "model", "created": 0, "owned_by": "report-rag"}
+    ]
+    assert client.get("/v1/models/report-rag").json()["id"] == "report-rag"
+    assert client.get("/v1/models/gpt-4").status_code == 404
+
+
+def test_openapi_documents_the_contract(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert set(schema["paths"]) == {
+        "/healthz",
+        "/api/search",
+        "/api/ask",
+        "/v1/models",
+        "/v1/models/{model_id}",
+        "/v1/chat/completions",
+    }
+    ask = schema["paths"]["/api/ask"]["post"]["responses"]
+    assert ask["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorResponse")
+    assert ask["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/AskResponse")
+    chat = schema["paths"]["/v1/chat/completions"]["post"]["responses"]
+    assert set(chat["200"]["content"]) == {"application/json", "text/event-stream"}
+    assert chat["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/OpenAIErrorResponse")
+    assert schema["components"]["schemas"]["SearchRequest"]["additionalProperties"] is False
+    assert client.get("/docs").status_code == 200
 
 
 @pytest.mark.integration
@@ -95,6 +246,15 @@ def test_real_answers_through_the_api(real_pipeline) -> None:  # type: ignore[no
     client = TestClient(create_app(AppState(real_pipeline), with_ui=False))
     ja = client.post("/api/ask", json={"question": "中国のAIコア産業の規模は2025年にどのくらいですか？"}).json()
     assert ja["language"] == "ja" and not ja["abstained"] and "2-1" in [c["section"] for c in ja["citations"]]
+    assert "1.2兆元" in ja["answer"]
     en = client.post("/api/ask", json={"question": "How many AI-related companies were registered in China by 2025?"})
     body = en.json()
-    assert body["language"] == "en" and body["citations"] and all(c["section"] for c in body["citations"])
+    assert body["language"] == "en" and not body["abstained"] and body["citations"]
+    assert all(SECTION_RE.match(c["section"]) for c in body["citations"]), body["citations"]
+    assert "490万社" in body["answer"]
+    chat = client.post(
+        "/v1/chat/completions", json={"messages": [{"role": "user", "content": "中国人形机器人的发展目标是什么？"}]}
+    )
+    completion = chat.json()
+    assert completion["language"] == "zh" and completion["citations"]
+    assert "\n\nSources:\n[1] 【" in completion["choices"][0]["message"]["content"]

@@ -1,0 +1,193 @@
+"""API benchmark on 127.0.0.1: time to ready, API overhead over the engine, /api/search throughput.
+
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_api.py [--seconds 20] [--clients 8] [--rounds 40]
+
+Starts `rag serve` (UI included, as a user runs it) on a free port over the already built index, then:
+- ready: seconds from spawning the process to the banner (socket bound) and to /healthz 200;
+- overhead: the same queries through pipeline.search in this process and POST /api/search
+  (rounds x 5 queries each, interleaved, after a warm-up), p50/p90 of both, and per request the
+  client latency minus the server's took_ms (what HTTP, validation and JSON cost);
+- throughput: N concurrent clients (one keep-alive connection each) for S seconds.
+Bounded in time and count; targets only the server it starts itself. Prints JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+QUERIES = [
+    "中国のAIコア産業の規模は？",
+    "How many AI patents did China file?",
+    "中国人形机器人的发展目标是什么？",
+    "DeepSeekの出力価格",
+    "What are the main challenges for China's AI industry?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pct(samples: list[float], q: float) -> float:
+    return round(statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1], 2)
+
+
+def start_server(port: int) -> tuple[subprocess.Popen[str], dict[str, float], float]:
+    """Spawn `rag serve`; a reader thread timestamps its stdout lines (banner, "ready in")."""
+    env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    started = time.perf_counter()
+    server = subprocess.Popen(
+        [str(REPO / ".venv" / "bin" / "rag"), "serve", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    marks: dict[str, float] = {}
+
+    def read() -> None:
+        assert server.stdout is not None
+        for line in server.stdout:
+            if line.startswith("report-rag serving on"):
+                marks["listening_s"] = round(time.perf_counter() - started, 2)
+            elif line.startswith("ready in"):
+                marks["loaded_s"] = round(time.perf_counter() - started, 2)
+
+    threading.Thread(target=read, daemon=True).start()
+    return server, marks, started
+
+
+def wait_ready(base: str, started: float, limit: float = 180) -> float:
+    while time.perf_counter() - started < limit:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                return round(time.perf_counter() - started, 2)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    sys.exit(f"server not ready within {limit:.0f} s")
+
+
+def latency(base: str, rounds: int) -> dict[str, float]:
+    """The same queries through pipeline.search in this process and POST /api/search, interleaved so
+    both see the same machine state. The server's took_ms (endpoint start to JSON ready) splits the
+    HTTP cost from the engine's: overhead = client latency - took_ms, per request."""
+    from rag.pipeline import Pipeline
+
+    pipeline = Pipeline.load()
+    engine, client_ms, overhead = [], [], []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for q in QUERIES * 2:  # warm-up: first calls pay for lazy initialisation
+            pipeline.search(q)
+            client.post("/api/search", json={"query": q}).raise_for_status()
+        for _ in range(rounds):
+            for q in QUERIES:
+                t = time.perf_counter()
+                pipeline.search(q)
+                engine.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                response = client.post("/api/search", json={"query": q})
+                elapsed = (time.perf_counter() - t) * 1000
+                response.raise_for_status()
+                client_ms.append(elapsed)
+                overhead.append(elapsed - response.json()["took_ms"])
+    return {
+        "requests": len(client_ms),
+        "engine_search_p50_ms": pct(engine, 50),
+        "engine_search_p90_ms": pct(engine, 90),
+        "http_search_p50_ms": pct(client_ms, 50),
+        "http_search_p90_ms": pct(client_ms, 90),
+        "http_minus_engine_p50_ms": round(pct(client_ms, 50) - pct(engine, 50), 2),
+        "api_overhead_p50_ms": pct(overhead, 50),
+        "api_overhead_p90_ms": pct(overhead, 90),
+    }
+
+
+def throughput(base: str, clients: int, seconds: float) -> dict[str, float]:
+    counts = {"ok": 0, "errors": 0}
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + seconds
+
+    def worker(i: int) -> None:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            n = i
+            while time.perf_counter() < deadline:
+                t = time.perf_counter()
+                try:
+                    ok = client.post("/api/search", json={"query": QUERIES[n % len(QUERIES)]}).status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                with lock:
+                    counts["ok" if ok else "errors"] += 1
+                    latencies.append((time.perf_counter() - t) * 1000)
+                n += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    started = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - started
+    total = counts["ok"] + counts["errors"]
+    return {
+        "clients": clients,
+        "seconds": round(elapsed, 1),
+        "requests": total,
+        "errors": counts["errors"],
+        "requests_per_s": round(total / elapsed, 1),
+        "latency_p50_ms": pct(latencies, 50),
+        "latency_p99_ms": pct(latencies, 99),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=20.0, help="throughput run length")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients in the throughput run")
+    parser.add_argument("--rounds", type=int, default=40, help="latency rounds over the 5 queries")
+    args = parser.parse_args()
+    if not (REPO / "index" / "CURRENT").exists():
+        sys.exit("no built index: run `rag build` first (this measures start-up over a built index)")
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server, marks, started = start_server(port)
+    try:
+        ready_s = wait_ready(base, started)
+        lat = latency(base, args.rounds)
+        load = throughput(base, args.clients, args.seconds)
+    finally:
+        server.terminate()  # SIGTERM: the server drains and exits
+        server.wait(timeout=60)
+
+    print(
+        json.dumps(
+            {
+                "startup": {"process_to_listening_s": marks.get("listening_s"), "process_to_ready_s": ready_s},
+                "latency": lat,
+                "throughput": load,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
