@@ -46,7 +46,13 @@ def run(rounds: int = 2, warmup: int = 10) -> dict[str, Any]:
 
     settings = get_settings()
     started = time.perf_counter()
-    embedder = load_embedder(settings.embed_model, settings.model_cache, settings.query_prompt, settings.passage_prompt)
+    embedder = load_embedder(
+        settings.embed_model,
+        settings.model_cache,
+        settings.query_prompt,
+        settings.passage_prompt,
+        settings.embed_backend,
+    )
     model_load_s = time.perf_counter() - started
 
     report = load_report(settings.corpus_dir)
@@ -64,6 +70,7 @@ def run(rounds: int = 2, warmup: int = 10) -> dict[str, Any]:
         ask_ms = [_timed(partial(pipeline.ask, q), cold) for _ in range(rounds) for q in questions]
     return {
         "model": embedder.model_id,
+        "backend": getattr(embedder, "backend", None),
         "model_load_s": round(model_load_s, 2),
         "index_build_s": round(build_s, 2),
         "index": {k: manifest[k] for k in ("chunks", "units", "terms")},

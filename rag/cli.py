@@ -75,7 +75,7 @@ def build(
     def go() -> tuple[dict[str, Any], bool]:
         s = get_settings()
         report = load_report(s.corpus_dir)
-        embedder = load_embedder(s.embed_model, s.model_cache, s.query_prompt, s.passage_prompt)
+        embedder = load_embedder(s.embed_model, s.model_cache, s.query_prompt, s.passage_prompt, s.embed_backend)
         return build_index(report, embedder, s.index_dir, force=force, show_progress=not as_json)
 
     manifest, built = _run(go)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
     # "multilingual-e5-small" means the offline-provisioned default; anything else is a
     # sentence-transformers model name or local path.
     embed_model: str = DEFAULT_MODEL
+    # "auto": the default model's transformer runs in ONNX Runtime (exported and checked at
+    # provisioning), other models in torch; "torch" or "onnx" to insist.
+    embed_backend: Literal["auto", "onnx", "torch"] = "auto"
     query_prompt: str | None = None  # None: the model's own prompts, else "query: " for e5
     passage_prompt: str | None = None
     max_question_chars: int = 1000

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from rag import onnx_backend
 from rag.config import DEFAULT_MODEL
 from rag.errors import ModelError
+from rag.onnx_backend import ONNX_FILE
 from rag.provision import sha256_file, st_embedding_dim, verify_model_folder
 
 if TYPE_CHECKING:  # the real import costs seconds: done lazily in SentenceTransformerEmbedder
@@ -158,6 +160,7 @@ class SentenceTransformerEmbedder:
         passage_prompt: str | None = None,
         batch_size: int = BATCH_SIZE,
         weights_hash: str | None = None,
+        backend: str = "torch",
     ) -> None:
         folder = model if isinstance(model, Path) and model.is_dir() else _resolve_model_folder(str(model))
         self.folder = folder
@@ -179,6 +182,11 @@ class SentenceTransformerEmbedder:
                 f"cannot load embedding model {self.model_id!r} from {folder} ({type(err).__name__}: {first_line}): "
                 "check the folder or re-provision it"
             ) from err
+        if backend == "onnx":
+            onnx_backend.attach(self._model, folder / ONNX_FILE, threads=_usable_cpus())
+        elif backend != "torch":
+            raise ModelError(f"unknown embedding backend {backend!r}: use auto, onnx or torch")
+        self.backend = backend
         dim = st_embedding_dim(self._model)
         if dim is None:  # some custom module stacks cannot tell: ask the model itself
             dim = int(self._model.encode(["dim probe"], show_progress_bar=False).shape[1])
@@ -188,8 +196,8 @@ class SentenceTransformerEmbedder:
         self._query_prompt = self._pick_prompt(query_prompt, prompts, ("query",))
         self._passage_prompt = self._pick_prompt(passage_prompt, prompts, ("passage", "document"))
         log.info(
-            "embedding model %s (dim %d) from %s; query %s, passage %s",
-            self.model_id, self.dim, folder, self._query_prompt, self._passage_prompt,
+            "embedding model %s (dim %d, %s) from %s; query %s, passage %s",
+            self.model_id, self.dim, backend, folder, self._query_prompt, self._passage_prompt,
         )  # fmt: skip
 
     @staticmethod
@@ -288,8 +296,15 @@ def load_embedder(
     cache_dir: Path,
     query_prompt: str | None = None,
     passage_prompt: str | None = None,
+    backend: str = "auto",
 ) -> Embedder:
-    """The embedder for a model setting: the provisioned default, "hash", or a local/cached ST model."""
+    """The embedder for a model setting: the provisioned default, "hash", or a local/cached ST model.
+
+    ``backend`` "auto" runs the default model's transformer in ONNX Runtime when provisioning
+    exported and checked it, other models in torch; "onnx" insists on ``onnx/model.onnx``.
+    """
+    if backend not in ("auto", "onnx", "torch"):
+        raise ModelError(f"unknown embedding backend {backend!r}: set RAG_EMBED_BACKEND to auto, onnx or torch")
     if name == HASH_MODEL_NAME:
         return HashEmbedder()
     if name == DEFAULT_MODEL:
@@ -299,6 +314,9 @@ def load_embedder(
         except ModelError as err:
             log.warning("default embedding model at %s is unusable: %s", folder, err)
             raise ModelError(NOT_PROVISIONED) from err
+        exported = ONNX_FILE in provenance["files"] and onnx_backend.available()
+        if backend == "onnx" and not exported:
+            raise ModelError(f"{folder} has no checked ONNX export: run `rag provision` (or RAG_EMBED_BACKEND=torch)")
         # verify_model_folder just hashed every file: reuse those hashes instead of rehashing.
         weights = {
             rel: entry["sha256"] for rel, entry in provenance["files"].items() if Path(rel).suffix in _WEIGHT_SUFFIXES
@@ -309,7 +327,12 @@ def load_embedder(
             query_prompt=query_prompt,
             passage_prompt=passage_prompt,
             weights_hash=combine_weight_hashes(weights),
+            backend="onnx" if backend != "torch" and exported else "torch",
         )
     return SentenceTransformerEmbedder(
-        _resolve_model_folder(name), model_id=name, query_prompt=query_prompt, passage_prompt=passage_prompt
+        _resolve_model_folder(name),
+        model_id=name,
+        query_prompt=query_prompt,
+        passage_prompt=passage_prompt,
+        backend="onnx" if backend == "onnx" else "torch",
     )

@@ -63,7 +63,11 @@ class Pipeline:
         settings = settings or get_settings()
         report = load_report(settings.corpus_dir)
         embedder = embedder or load_embedder(
-            settings.embed_model, settings.model_cache, settings.query_prompt, settings.passage_prompt
+            settings.embed_model,
+            settings.model_cache,
+            settings.query_prompt,
+            settings.passage_prompt,
+            settings.embed_backend,
         )
         expected = identity(report, embedder, ChunkingConfig())
         if build:

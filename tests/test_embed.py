@@ -23,6 +23,7 @@ from rag.embed import (
     load_embedder,
 )
 from rag.errors import ModelError
+from rag.onnx_backend import ONNX_FILE
 from rag.provision import (
     PROVENANCE_FILE,
     REQUIRED_FILES,
@@ -115,6 +116,9 @@ def test_provision_writes_a_verified_folder(model_cache: Path) -> None:
     assert st_config["prompts"] == {"query": "query: ", "passage": "passage: "}
     assert st_config["default_prompt_name"] is None
     assert json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"] == 512
+    # The ONNX export is listed (so hash-checked on every start) and was checked against torch.
+    assert ONNX_FILE in prov["files"] and (folder / ONNX_FILE).stat().st_size > 100_000_000
+    assert prov["onnx"]["min_cosine_vs_torch"] >= 0.9999
 
 
 @pytest.mark.integration
@@ -197,3 +201,36 @@ def test_query_and_passage_prompts_are_applied(e5: Embedder, model_cache: Path) 
     # Explicit prompts override the folder's: an empty query prompt encodes the bare text.
     bare = load_embedder(DEFAULT_MODEL, model_cache, query_prompt="")
     np.testing.assert_allclose(bare.encode_queries([text])[0], raw[2], atol=1e-5)
+
+
+@pytest.mark.integration
+def test_onnx_backend_gives_the_torch_vectors(e5: Embedder, model_cache: Path) -> None:
+    assert isinstance(e5, SentenceTransformerEmbedder) and e5.backend == "onnx"  # the default when exported
+    torch_e5 = load_embedder(DEFAULT_MODEL, model_cache, backend="torch")
+    assert isinstance(torch_e5, SentenceTransformerEmbedder) and torch_e5.backend == "torch"
+    texts = ["中国のAI産業の市場規模は？", "What is China's AI market size?", "中国人工智能核心产业规模是多少？", "x"]
+    # Padded batches of mixed lengths too: the export must honour the attention mask.
+    for a, b in (
+        (e5.encode_queries(texts), torch_e5.encode_queries(texts)),
+        (e5.encode_passages(texts * 3), torch_e5.encode_passages(texts * 3)),
+    ):
+        assert float(np.min(np.sum(a * b, axis=1))) >= 0.9999
+    assert e5.weights_hash == torch_e5.weights_hash, "one index serves both backends"
+
+
+@pytest.mark.integration
+def test_backend_setting_is_checked(model_cache: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="RAG_EMBED_BACKEND"):
+        load_embedder(DEFAULT_MODEL, model_cache, backend="gpu")
+    # A folder provisioned before exports existed: "auto" runs torch, "onnx" says what to run.
+    copy = tmp_path / DEFAULT_MODEL
+    shutil.copytree(model_cache / DEFAULT_MODEL, copy, copy_function=os.link)
+    prov_path = copy / PROVENANCE_FILE
+    prov = json.loads(prov_path.read_text())
+    del prov["files"][ONNX_FILE], prov["onnx"]
+    prov_path.unlink()  # a hard link: replace, never edit the original
+    prov_path.write_text(json.dumps(prov))
+    with pytest.raises(ModelError, match="rag provision"):
+        load_embedder(DEFAULT_MODEL, tmp_path, backend="onnx")
+    fallback = load_embedder(DEFAULT_MODEL, tmp_path)
+    assert isinstance(fallback, SentenceTransformerEmbedder) and fallback.backend == "torch"
