@@ -185,3 +185,25 @@ def test_follow_up_uses_the_rule_when_the_rewrite_fails(llm_pipeline, llm_server
 def test_a_base_url_without_a_model_is_refused(llm_pipeline) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(LLMError, match="RAG_LLM_MODEL"):
         llm_pipeline(llm_model=None)
+
+
+@pytest.mark.integration
+def test_real_report_english_answer_verified_across_units(real_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+    from rag.pipeline import Pipeline
+
+    def reply(body: dict[str, Any]) -> Reply:
+        n = passage_with(body, "490万社")
+        return Reply(
+            f"By 2025, 4.9 million AI-related companies had been registered in China [{n}]. "
+            f"That is 5.2 million companies [{n}]."
+        )
+
+    llm_server.reply(reply)
+    settings = real_pipeline.settings.model_copy(update={"llm_base_url": llm_server.url, "llm_model": "scripted"})
+    pipeline = Pipeline(settings, real_pipeline.report, real_pipeline.embedder, real_pipeline.index)
+    text, answer = stream(pipeline, "How many AI-related companies were registered in China by 2025?")
+    assert answer.generator == "llm" and answer.language == "en"
+    assert text == answer.text == reply(llm_server.requests[0]).text.split(". ")[0] + ". "
+    assert [r.reason for r in answer.removed] == ["number 5.2 is not in the passages it cites"]
+    assert [c.n for c in answer.citations] == [passage_with(llm_server.requests[0], "490万社")]
+    assert "490万社" in answer.citations[0].quote
