@@ -303,3 +303,9 @@ def test_respond_reads_a_follow_up_with_the_history(fake_pipeline: Pipeline, mon
     alone = fake_pipeline.ask("では2025年は？")
     with_history = fake_pipeline.ask("では2025年は？", history=history)
     assert alone.hits != with_history.hits and turns[3]["answer"] == with_history.text
+
+
+def test_answer_markdown_badges_citations_inside_generated_sentences() -> None:
+    md = render.answer_markdown("政策は連動している[3]。規模は1.2兆元[1][2]。", generated=True)
+    assert md.count('<sup class="rr-ref">') == 3 and '<sup class="rr-ref">[3]</sup>。' in md
+    assert "rr-ref" not in render.answer_markdown("政策は連動している[3]。")  # extractive: line ends only

@@ -203,7 +203,8 @@ def respond(
             answer = event
         elif live:
             shown += event
-            yield skip, [*asked, {"role": "assistant", "content": render.answer_markdown(shown)}], skip, skip, skip
+            message = {"role": "assistant", "content": render.answer_markdown(shown, generated=True)}
+            yield skip, [*asked, message], skip, skip, skip
     assert answer is not None, "a stream ends with its Answer"
     if not live:  # ready at once: typed out (STREAM_DELAY)
         for piece in render.stream_pieces(answer.text):

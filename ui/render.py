@@ -18,6 +18,7 @@ SOURCES_LABEL = "出典 · Sources · 来源"
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~$!])")
 _BULLET = re.compile(r"^(\s*)- ")
 _CITE_MARK = re.compile(r"\\\[(\d+)\\\]$")  # the answerer's own "[n]" ends a quote line
+_ANY_CITE_MARK = re.compile(r"\\\[(\d+)\\\]")  # a generated answer cites after each claim
 
 
 def md_escape(text: str) -> str:
@@ -25,14 +26,15 @@ def md_escape(text: str) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text.replace("&", "&amp;"))
 
 
-def answer_markdown(text: str) -> str:
-    """The answer as Markdown: its "- " quote lines stay a list, its [n] markers become citation badges,
-    everything else is literal."""
+def answer_markdown(text: str, generated: bool = False) -> str:
+    """The answer as Markdown: its "- " quote lines stay a list, its [n] markers become citation badges
+    (an extractive answer's at line ends only, a generated answer's anywhere), everything else is literal."""
+    marks = _ANY_CITE_MARK if generated else _CITE_MARK
     lines = []
     for line in text.split("\n"):
         bullet = _BULLET.match(line)
         prefix, rest = (bullet.group(0), line[bullet.end() :]) if bullet else ("", line)
-        escaped = _CITE_MARK.sub(r'<sup class="rr-ref">[\1]</sup>', md_escape(rest))
+        escaped = marks.sub(r'<sup class="rr-ref">[\1]</sup>', md_escape(rest))
         lines.append(prefix + escaped)
     return "\n".join(lines)
 
@@ -120,7 +122,11 @@ def generation_note(answer: Answer) -> str:
 
 def answer_message(answer: Answer) -> str:
     """The full chat message: the answer, its sources and the footer."""
-    parts = [answer_markdown(answer.text), citations_html(answer.citations, answer.hits), meta_html(answer)]
+    parts = [
+        answer_markdown(answer.text, answer.generator == "llm"),
+        citations_html(answer.citations, answer.hits),
+        meta_html(answer),
+    ]
     return "\n\n".join(p for p in parts if p)
 
 
