@@ -203,8 +203,8 @@ def respond(
             answer = event
         elif live:
             shown += event
-            message = {"role": "assistant", "content": render.answer_markdown(shown, generated=True)}
-            yield skip, [*asked, message], skip, skip, skip
+            reply = {"role": "assistant", "content": render.answer_markdown(shown, generated=True)}
+            yield skip, [*asked, reply], skip, skip, skip
     assert answer is not None, "a stream ends with its Answer"
     if not live:  # ready at once: typed out (STREAM_DELAY)
         for piece in render.stream_pieces(answer.text):
