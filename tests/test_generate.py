@@ -207,3 +207,28 @@ def test_real_report_english_answer_verified_across_units(real_pipeline, llm_ser
     assert [r.reason for r in answer.removed] == ["number 5.2 is not in the passages it cites"]
     assert [c.n for c in answer.citations] == [passage_with(llm_server.requests[0], "490万社")]
     assert "490万社" in answer.citations[0].quote
+
+
+@pytest.mark.integration
+def test_real_report_follow_up_about_investment(real_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+    from rag.pipeline import Pipeline
+
+    history = [
+        {"role": "user", "content": "How much did the US invest privately in AI compared with China?"},
+        {"role": "assistant", "content": "…"},
+    ]
+    by_rule = real_pipeline.ask("and in 2024?", history=history)
+    assert by_rule.query == f"{history[0]['content']} and in 2024?" and not by_rule.abstained
+    assert "1091億ドル" in by_rule.text
+
+    llm_server.reply(Reply("How much did the US invest privately in AI in 2024 compared with China?"))
+    llm_server.default = Reply("No answer.")
+    settings = real_pipeline.settings.model_copy(update={"llm_base_url": llm_server.url, "llm_model": "scripted"})
+    pipeline = Pipeline(settings, real_pipeline.report, real_pipeline.embedder, real_pipeline.index)
+    by_llm = pipeline.ask("and in 2024?", history=history)
+    assert by_llm.query == "How much did the US invest privately in AI in 2024 compared with China?"
+    assert "1091億ドル" in passages_text(by_llm)
+
+
+def passages_text(answer: Answer) -> str:
+    return "\n".join(h.chunk.text for h in answer.hits)
