@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag.errors import IndexError_, InputError, RagError
 from rag.pipeline import Pipeline
-from rag.serialize import answer_json, citation_json, search_result_json
+from rag.serialize import answer_json, citation_json, generation_json, search_result_json
 from rag.types import Answer
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,10 @@ class AskRequest(Strict):
     history: list[HistoryMessage] = Field(
         default_factory=list, max_length=50, description="Earlier turns; a short follow-up is read with them."
     )
+    stream: bool = Field(
+        False,
+        description='Server-sent events: "delta" events with text pieces, then one "answer" event (an AskResponse).',
+    )
 
 
 class CitationOut(BaseModel):
@@ -138,7 +142,24 @@ class CitationOut(BaseModel):
     quote: str
 
 
-class AskResponse(BaseModel):
+class RemovedOut(BaseModel):
+    text: str
+    reason: str
+
+
+class GenerationOut(BaseModel):
+    """Who wrote the answer and what verification did (the extractive answerer, unless an LLM is configured)."""
+
+    generator: Literal["extractive", "llm"] = "extractive"
+    fallback: str | None = Field(None, description="Why the LLM's answer was replaced by the extractive one.")
+    removed_sentences: list[RemovedOut] = Field(
+        default_factory=list, description="Generated sentences that failed verification."
+    )
+    interrupted: str | None = Field(None, description="Why the LLM stopped after verified text was streamed.")
+    standalone_question: str | None = Field(None, description="The question retrieval used (follow-ups rewritten).")
+
+
+class AskResponse(GenerationOut):
     question: str
     answer: str
     language: Literal["ja", "en", "zh"]
@@ -209,7 +230,7 @@ class Usage(BaseModel):
     total_tokens: int
 
 
-class ChatCompletion(BaseModel):
+class ChatCompletion(GenerationOut):
     id: str
     object: Literal["chat.completion"]
     created: int
@@ -256,6 +277,7 @@ SSE_EVENT = {
     },
 }
 SSE_DOC = {"text/event-stream": {"schema": SSE_EVENT}}
+ASK_SSE_DOC = {"text/event-stream": {"schema": {**SSE_EVENT, "description": '"delta" events, then one "answer"'}}}
 MODEL_CARD = {"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "report-rag"}
 
 
@@ -437,11 +459,15 @@ def create_app(state: AppState, *, with_ui: bool = True, max_body: int = MAX_BOD
         result["took_ms"] = _ms_since(started)
         return result
 
-    @app.post("/api/ask", response_model=AskResponse, responses=API_ERRORS)
+    @app.post("/api/ask", response_model=AskResponse, responses={200: {"content": ASK_SSE_DOC}, **API_ERRORS})
     def ask(body: AskRequest) -> Any:
-        """An answer quoted from the report, with numbered citations, or an abstention."""
+        """An answer quoted from the report (or written by the configured LLM and verified against it),
+        with numbered citations, or an abstention."""
         started = time.perf_counter()
         history = [m.model_dump() for m in body.history]
+        if body.stream:
+            events = _ask_events(state.pipeline.ask_stream(body.question, k=body.k, history=history))
+            return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         result = answer_json(state.pipeline.ask(body.question, k=body.k, history=history))
         result["took_ms"] = _ms_since(started)
         return result
@@ -471,15 +497,16 @@ def create_app(state: AppState, *, with_ui: bool = True, max_body: int = MAX_BOD
         if not users:
             raise InputError("messages need a user message with the question")
         last = users[-1]
-        answer = state.pipeline.ask(messages[last]["content"], history=messages[:last])
-        content = answer.text + sources_text(answer)
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
-        citations = [citation_json(c) for c in answer.citations]
         if body.stream:
             usage = bool((body.stream_options or {}).get("include_usage"))
-            events = _stream(completion_id, created, content, citations, usage)
+            pieces = state.pipeline.ask_stream(messages[last]["content"], history=messages[:last])
+            events = _stream(completion_id, created, pieces, usage)
             return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+        answer = state.pipeline.ask(messages[last]["content"], history=messages[:last])
+        content = answer.text + sources_text(answer)
+        citations = [citation_json(c) for c in answer.citations]
         return {
             "id": completion_id,
             "object": "chat.completion",
@@ -491,6 +518,7 @@ def create_app(state: AppState, *, with_ui: bool = True, max_body: int = MAX_BOD
             "citations": citations,
             "abstained": answer.abstained,
             "language": answer.language,
+            **generation_json(answer),
         }
 
     # Routed last, before the UI's mount at "/" (which would answer anything left): any method on one
@@ -523,10 +551,19 @@ class _Fallback:
         raise StarletteHTTPException(404)
 
 
-def _stream(
-    completion_id: str, created: int, content: str, citations: list[dict[str, Any]], usage: bool
-) -> Iterator[str]:
-    """Server-sent events in OpenAI's chat.completion.chunk shape; the last chunk carries the citations."""
+def _ask_events(pieces: Iterator[str | Answer]) -> Iterator[str]:
+    """/api/ask as server-sent events: "delta" events with text pieces, then the whole "answer"."""
+    for piece in pieces:
+        if isinstance(piece, Answer):
+            data, name = answer_json(piece), "answer"
+        else:
+            data, name = {"text": piece}, "delta"
+        yield f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _stream(completion_id: str, created: int, pieces: Iterator[str | Answer], usage: bool) -> Iterator[str]:
+    """Server-sent events in OpenAI's chat.completion.chunk shape, the answer's pieces as they come (an LLM's
+    verified sentence by sentence); the last chunk carries the citations and what verification did."""
 
     def event(choices: list[dict[str, Any]], **extra: Any) -> str:
         chunk = {
@@ -543,10 +580,17 @@ def _stream(
         return [{"index": 0, "delta": part, "finish_reason": finish}]
 
     yield event(delta({"role": "assistant", "content": ""}))
-    # The extractive answer is ready at once; it streams line by line so clients render progressively.
-    for line in content.splitlines(keepends=True):
-        yield event(delta({"content": line}))
-    yield event(delta({}, "stop"), citations=citations)
+    answer: Answer | None = None
+    for piece in pieces:
+        if isinstance(piece, Answer):
+            answer = piece
+        else:
+            yield event(delta({"content": piece}))
+    assert answer is not None, "a stream ends with its Answer"
+    if sources := sources_text(answer):
+        yield event(delta({"content": sources}))
+    citations = [citation_json(c) for c in answer.citations]
+    yield event(delta({}, "stop"), citations=citations, **generation_json(answer))
     if usage:  # OpenAI sends usage in one extra chunk with no choices when asked to
         yield event([], usage={"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0})
     yield "data: [DONE]\n\n"

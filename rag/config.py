@@ -6,6 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -32,6 +33,16 @@ class Settings(BaseSettings):
     top_k: int = 5
     host: str = "127.0.0.1"
     port: int = 8000
+    # Generated answers through an OpenAI-compatible LLM (Ollama, vLLM, llama.cpp, OpenAI); unset: extractive.
+    llm_base_url: str | None = None  # as OpenAI clients take it, e.g. http://localhost:11434/v1
+    llm_model: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout: float = 60.0  # seconds for a whole reply, retries included
+    llm_connect_timeout: float = 5.0
+    llm_retries: int = 2  # further attempts after a timeout, a connection error, 429 or 5xx
+    llm_backoff: float = 0.5  # seconds before the first retry, doubled each time
+    llm_temperature: float = 0.0
+    llm_max_tokens: int = 700
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,8 @@ RagError
 ├── CorpusError         report file unreadable, not UTF-8 or without sections
 ├── ModelError          embedding model missing or invalid
 ├── IndexError_         index missing, corrupted or built from another corpus/model (HTTP 503)
-└── DependencyError     an optional package is not installed
+├── DependencyError     an optional package is not installed
+└── LLMError           the configured LLM is misconfigured, unreachable, slow or failing
 """
 
 from __future__ import annotations
@@ -39,3 +40,13 @@ class IndexError_(RagError):  # noqa: N801 - avoid shadowing the builtin IndexEr
 
 class DependencyError(RagError):
     status_code = 500
+
+
+class LLMError(RagError):
+    """The LLM did not give a usable reply; answers fall back to the extractive one with ``reason``."""
+
+    status_code = 502
+
+    def __init__(self, message: str, reason: str = "llm_error"):
+        super().__init__(message)
+        self.reason = reason  # a short code for responses and logs: llm_timeout, llm_http_401, ...

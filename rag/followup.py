@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 # Openers that mark a question as leaning on the previous one.
@@ -16,13 +16,20 @@ FOLLOWUP_RE = re.compile(
 SHORT_CHARS = {"ja": 20, "zh": 15, "en": 40}
 
 
-def standalone_question(question: str, language: str, history: Sequence[dict[str, Any]] | None) -> str:
-    """The question itself, or the last earlier user question plus this one when it is a short
-    follow-up; retrieval then sees the topic the follow-up leaves out."""
+def standalone_question(
+    question: str,
+    language: str,
+    history: Sequence[dict[str, Any]] | None,
+    rewrite: Callable[[str, str], str | None] | None = None,
+) -> str:
+    """The question itself, or, when it is a short follow-up, a standalone question: ``rewrite(previous,
+    question)`` (an LLM) when given and it succeeds, else the last earlier user question plus this one;
+    retrieval then sees the topic the follow-up leaves out."""
     previous = [str(m.get("content", "")).strip() for m in history or () if m.get("role") == "user"]
     previous = [p for p in previous if p]
     if not previous:
         return question
     if FOLLOWUP_RE.match(question.strip()) or len(question) <= SHORT_CHARS.get(language, 20):
-        return f"{previous[-1]} {question}"
+        rewritten = rewrite(previous[-1], question) if rewrite else None
+        return rewritten or f"{previous[-1]} {question}"
     return question

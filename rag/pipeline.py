@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -15,9 +15,10 @@ from rag.config import Settings, get_settings
 from rag.corpus import Report, load_report
 from rag.embed import Embedder, load_embedder
 from rag.followup import standalone_question
+from rag.generate import make_generator
 from rag.index import Index, build_index, identity, load_index
 from rag.lang import clean_question, detect_language
-from rag.retrieve import RetrievalConfig, Retriever
+from rag.retrieve import RetrievalConfig, Retriever, Scored
 from rag.types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class Pipeline:
         self.index = index
         self.retriever = Retriever(index, embedder, retrieval)
         self.answerer = ExtractiveAnswerer(index, answering or default_answer_config(embedder.model_id))
+        self.generator = make_generator(settings, self.answerer)
 
     @classmethod
     def load(
@@ -85,13 +87,34 @@ class Pipeline:
     def ask(self, question: str, k: int | None = None, history: Sequence[dict[str, Any]] | None = None) -> Answer:
         """Answer a question; with chat ``history`` a short follow-up is read with the previous question."""
         started = time.perf_counter()
+        question, query, scored, hits = self._retrieve(question, k, history)
+        answer = self.generator.answer(query, scored, hits)
+        return replace(answer, question=question, query=query, took_ms=_ms_since(started))
+
+    def ask_stream(
+        self, question: str, k: int | None = None, history: Sequence[dict[str, Any]] | None = None
+    ) -> Iterator[str | Answer]:
+        """Like ``ask``, but yields the answer's text pieces as they are ready, then the final ``Answer``.
+        A bad question raises here, before the first piece."""
+        started = time.perf_counter()
+        question, query, scored, hits = self._retrieve(question, k, history)
+
+        def events() -> Iterator[str | Answer]:
+            for event in self.generator.stream(query, scored, hits):
+                if isinstance(event, Answer):
+                    event = replace(event, question=question, query=query, took_ms=_ms_since(started))
+                yield event
+
+        return events()
+
+    def _retrieve(
+        self, question: str, k: int | None, history: Sequence[dict[str, Any]] | None
+    ) -> tuple[str, str, Scored, list[Hit]]:
         question = clean_question(question, self.settings.max_question_chars)
         language = detect_language(question)
-        query = standalone_question(question, language, history)
+        query = standalone_question(question, language, history, self.generator.rewrite)
         scored = self.retriever.score(query, language)
-        hits = self.retriever.hits(scored, k or self.settings.top_k)
-        answer = self.answerer.answer(query, scored, hits)
-        return replace(answer, question=question, took_ms=_ms_since(started))
+        return question, query, scored, self.retriever.hits(scored, k or self.settings.top_k)
 
     def summary(self) -> dict[str, Any]:
         return self.index.summary()

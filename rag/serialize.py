@@ -43,4 +43,16 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "citations": [citation_json(c) for c in answer.citations],
         "hits": [hit_json(h) for h in answer.hits],
         "took_ms": answer.took_ms,
+        **generation_json(answer),
+    }
+
+
+def generation_json(answer: Answer) -> dict[str, Any]:
+    """Who wrote the answer and what verification did: added beside the original answer fields."""
+    return {
+        "generator": answer.generator,
+        "fallback": answer.fallback,
+        "removed_sentences": [{"text": r.text, "reason": r.reason} for r in answer.removed],
+        "interrupted": answer.interrupted,
+        "standalone_question": answer.query or answer.question,
     }

@@ -95,3 +95,17 @@ class Answer:
     citations: tuple[Citation, ...]
     hits: tuple[Hit, ...]
     took_ms: float = 0.0
+    generator: str = "extractive"  # or "llm"
+    # Why an LLM answer was replaced by the extractive one (llm_timeout, wrong_language, ...), else None.
+    fallback: str | None = None
+    removed: tuple[Removed, ...] = ()  # generated sentences that failed verification
+    query: str = ""  # the standalone question retrieval used (a follow-up rewritten with the history)
+    interrupted: str | None = None  # the LLM failed after verified sentences had been streamed
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A generated sentence taken out of the answer, and why."""
+
+    text: str
+    reason: str

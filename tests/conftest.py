@@ -57,3 +57,33 @@ def real_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
         }
     )
     return Pipeline.load(settings, build=True)
+
+
+@pytest.fixture
+def llm_server():  # type: ignore[no-untyped-def]
+    """A scripted OpenAI-compatible server on a free port of 127.0.0.1 (see tests/openai_server.py)."""
+    from openai_server import ScriptedLLM
+
+    server = ScriptedLLM().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def llm_pipeline(fake_pipeline, llm_server):  # type: ignore[no-untyped-def]
+    """``make(**settings)``: the fake pipeline answering through the scripted LLM, with short timeouts."""
+    from rag.pipeline import Pipeline
+
+    def make(**overrides: object) -> Pipeline:
+        settings = fake_pipeline.settings.model_copy(
+            update={
+                "llm_base_url": llm_server.url,
+                "llm_model": "scripted",
+                "llm_timeout": 5.0,
+                "llm_backoff": 0.01,
+                **overrides,
+            }
+        )
+        return Pipeline(settings, fake_pipeline.report, fake_pipeline.embedder, fake_pipeline.index)
+
+    return make

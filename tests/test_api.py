@@ -2,6 +2,7 @@
 
 import json
 import re
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -258,3 +259,84 @@ def test_real_answers_through_the_api(real_pipeline) -> None:  # type: ignore[no
     completion = chat.json()
     assert completion["language"] == "zh" and completion["citations"]
     assert "\n\nSources:\n[1] 【" in completion["choices"][0]["message"]["content"]
+
+
+def sse(response: Any) -> list[tuple[str, Any]]:
+    """(event name, data) pairs of a server-sent event stream."""
+    events, name = [], "message"
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            events.append((name, line[6:] if line[6:] == "[DONE]" else json.loads(line[6:])))
+            name = "message"
+    return events
+
+
+def test_ask_without_an_llm_says_extractive(client: TestClient) -> None:
+    body = client.post("/api/ask", json={"question": Q}).json()
+    assert body["generator"] == "extractive" and body["fallback"] is None and body["removed_sentences"] == []
+    assert body["interrupted"] is None and body["standalone_question"] == body["question"]
+
+
+def test_ask_streams_deltas_then_the_answer(client: TestClient) -> None:
+    plain = client.post("/api/ask", json={"question": Q}).json()
+    with client.stream("POST", "/api/ask", json={"question": Q, "stream": True}) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = sse(response)
+    *deltas, (name, final) = events
+    assert name == "answer" and {n for n, _ in deltas} == {"delta"}
+    assert "".join(d["text"] for _, d in deltas) == final["answer"] == plain["answer"]
+    assert final["citations"] == plain["citations"]
+
+
+def test_ask_stream_refuses_a_bad_question_before_streaming(client: TestClient) -> None:
+    response = client.post("/api/ask", json={"question": "🤖🤖", "stream": True})
+    assert response.status_code == 422 and response.json()["error"]["type"] == "input_error"
+
+
+def llm_client(pipeline: Any) -> TestClient:
+    return TestClient(create_app(AppState(pipeline), with_ui=False))
+
+
+def test_ask_with_an_llm_reports_removed_sentences(llm_pipeline, llm_server) -> None:  # type: ignore[no-untyped-def]
+    from openai_server import Reply
+
+    llm_server.default = Reply("政策は5カ年計画に連動している[3]。予算は900億元だ[3]。")
+    body = llm_client(llm_pipeline()).post("/api/ask", json={"question": Q}).json()
+    assert body["generator"] == "llm" and body["fallback"] is None
+    assert body["answer"] == "政策は5カ年計画に連動している[3]。"
+    assert body["removed_sentences"] == [
+        {"text": "予算は900億元だ[3]。", "reason": "number 900 is not in the passages it cites"}
+    ]
+    assert [c["n"] for c in body["citations"]] == [3] and body["citations"][0]["section"] == "1のまとめ"
+
+
+def test_chat_stream_with_an_llm_carries_verified_citations_in_the_last_chunk(llm_pipeline, llm_server) -> None:  # type: ignore[no-untyped-def]
+    from openai_server import Reply
+
+    llm_server.default = Reply("政策は5カ年計画に連動している[3]。参考は[8]にある。")
+    client = llm_client(llm_pipeline())
+    payload = {"messages": [{"role": "user", "content": Q}], "stream": True}
+    with client.stream("POST", "/v1/chat/completions", json=payload) as response:
+        events = [data for _, data in sse(response)]
+    assert events[-1] == "[DONE]"
+    chunks = events[:-1]
+    content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert (
+        content.startswith("政策は5カ年計画に連動している[3]。\n\nSources:\n[3] 【1のまとめ】") and "[8]" not in content
+    )
+    last = chunks[-1]
+    assert last["choices"][0]["finish_reason"] == "stop" and [c["n"] for c in last["citations"]] == [3]
+    assert last["generator"] == "llm" and last["removed_sentences"][0]["reason"].startswith("cites [8]")
+
+
+def test_chat_with_a_failing_llm_falls_back_and_says_why(llm_pipeline, llm_server, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+    from openai_server import Reply
+
+    llm_server.default = Reply(status=503, text="overloaded")
+    messages = [{"role": "user", "content": Q}]
+    body = llm_client(llm_pipeline(llm_retries=1)).post("/v1/chat/completions", json={"messages": messages}).json()
+    extractive = client.post("/v1/chat/completions", json={"messages": messages}).json()
+    assert body["fallback"] == "llm_http_503" and body["generator"] == "extractive"
+    assert body["choices"] == extractive["choices"] and body["citations"] == extractive["citations"]

@@ -16,6 +16,7 @@ import gradio as gr
 from rag.errors import InputError, RagError
 from rag.feedback import FeedbackStore
 from rag.serialize import citation_json
+from rag.types import Answer
 from ui import render
 
 if TYPE_CHECKING:
@@ -188,15 +189,27 @@ def respond(
     asked = [*history, {"role": "user", "content": text}]
     yield "", asked, skip, skip, skip  # the question shows at once, with Gradio's pending dots
     try:
-        answer = pipeline.ask(text)
+        # The history lets a follow-up ("and in 2024?") be read with the question before it.
+        events = pipeline.ask_stream(text, history=history)
     except RagError as exc:
         # Take the question back out of the chat and into the box, ready to be fixed.
         gr.Warning(str(exc))
         yield text, history, skip, skip, skip
         return
-    for piece in render.stream_pieces(answer.text):
-        yield skip, [*asked, {"role": "assistant", "content": render.answer_markdown(piece)}], skip, skip, skip
-        time.sleep(STREAM_DELAY)
+    live = pipeline.generator.name == "llm"  # an LLM's verified sentences show as they are written
+    shown, answer = "", None
+    for event in events:
+        if isinstance(event, Answer):
+            answer = event
+        elif live:
+            shown += event
+            reply = {"role": "assistant", "content": render.answer_markdown(shown, generated=True)}
+            yield skip, [*asked, reply], skip, skip, skip
+    assert answer is not None, "a stream ends with its Answer"
+    if not live:  # ready at once: typed out (STREAM_DELAY)
+        for piece in render.stream_pieces(answer.text):
+            yield skip, [*asked, {"role": "assistant", "content": render.answer_markdown(piece)}], skip, skip, skip
+            time.sleep(STREAM_DELAY)
     turn = {
         "question": answer.question,
         "answer": answer.text,

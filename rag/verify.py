@@ -1,0 +1,137 @@
+"""Verify a generated answer sentence by sentence against the passages it cites."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from rag.lang import HAN_RE, KANA_RE, LATIN_RE
+
+# [1], [1][2], [1, 2], [1、2]; fullwidth ［１］ is folded to this by NFKC first.
+MARKER_RE = re.compile(r"\[(\d+(?:\s*[,、，]\s*\d+)*)\]")
+# A sentence ends at 。！？!? or ". ", or a line break; closing quotes and its [n] markers stay with it.
+SENTENCE_RE = re.compile(
+    r".*?(?:[。！？!?]|\.(?=\s)|\n|$)[」』”’)）\"'*]*(?:\s*\[\d+(?:\s*[,、，]\s*\d+)*\])*\s*", re.DOTALL
+)
+# A marker still being written at the end of a stream: the sentence before it is not finished yet.
+PARTIAL_MARKER_RE = re.compile(r"\s*(?:\[[\d\s,、，]*)?$")
+# Numbers with an optional scale word: 1.2兆, 490万, 109.1 billion.
+NUMBER_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万|億|亿|兆|thousand|million|billion|trillion)?", re.IGNORECASE)
+SCALES = {
+    "万": 1e4,
+    "億": 1e8,
+    "亿": 1e8,
+    "兆": 1e12,
+    "thousand": 1e3,
+    "million": 1e6,
+    "billion": 1e9,
+    "trillion": 1e12,
+}
+QUOTED_RE = re.compile(r"「([^」]{2,})」|『([^』]{2,})』|“([^”]{2,})”|\"([^\"]{2,})\"")
+LIST_MARK_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)、])\s+")
+MIN_LETTERS = 4  # shorter sentences ("[1]", "OK.") are not judged for language
+
+
+@dataclass(frozen=True)
+class Verdict:
+    sentence: str
+    cited: tuple[int, ...]  # passage numbers the sentence cites, in order
+    reason: str | None  # None when the sentence passes
+
+
+def normalize(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences with their trailing [n] markers and whitespace; joined they give ``text`` back."""
+    return [m.group(0) for m in SENTENCE_RE.finditer(text) if m.group(0)]
+
+
+class SentenceBuffer:
+    """Collects streamed text and hands out sentences once they are complete (the next sentence has begun),
+    so each can be verified before anyone sees it."""
+
+    def __init__(self) -> None:
+        self._text = ""
+
+    def feed(self, piece: str) -> Iterator[str]:
+        self._text += piece
+        sentences = split_sentences(self._text)
+        # The last sentence may still grow; one followed only by a marker being written gets that marker.
+        keep = 2 if len(sentences) > 1 and PARTIAL_MARKER_RE.fullmatch(sentences[-1]) else 1
+        done = 0
+        for sentence in sentences[:-keep]:
+            yield sentence
+            done += len(sentence)
+        self._text = self._text[done:]
+
+    def flush(self) -> Iterator[str]:
+        text, self._text = self._text, ""
+        yield from split_sentences(text)
+
+
+def cited_numbers(sentence: str) -> tuple[int, ...]:
+    found: list[int] = []
+    for group in MARKER_RE.findall(normalize(sentence)):
+        found.extend(int(n) for n in re.split(r"\s*[,、，]\s*", group))
+    return tuple(dict.fromkeys(found))
+
+
+def _values(text: str) -> tuple[set[str], set[float]]:
+    """The numbers in ``text`` as written (commas dropped) and as values with their scale word."""
+    raw: set[str] = set()
+    scaled: set[float] = set()
+    for digits, scale in NUMBER_RE.findall(text):
+        number = digits.replace(",", "").rstrip(".")
+        raw.add(number)
+        if scale:
+            scaled.add(round(float(number) * SCALES[scale.lower()], 6))
+    return raw, scaled
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def matches_language(sentence: str, language: str) -> bool:
+    """Whether the sentence is written in ``language``; quoted report words and markers do not count."""
+    text = MARKER_RE.sub("", QUOTED_RE.sub("", normalize(sentence)))
+    kana, han, latin = (len(r.findall(text)) for r in (KANA_RE, HAN_RE, LATIN_RE))
+    if kana + han + latin < MIN_LETTERS:
+        return True
+    if language == "en":
+        return latin >= kana + han
+    if language == "ja":
+        return kana > 0
+    # Chinese: Han script without kana (a Japanese sentence always has kana).
+    return han > latin and kana == 0
+
+
+def check_sentence(sentence: str, passages: Sequence[str], language: str) -> Verdict:
+    """Every [n] names a given passage; every number and quoted span appears in the passages the
+    sentence cites; the sentence is in the asker's language."""
+    text = normalize(sentence)
+    cited = cited_numbers(text)
+    unknown = [n for n in cited if not 1 <= n <= len(passages)]
+    if unknown:
+        return Verdict(sentence, cited, f"cites [{unknown[0]}], which is not one of the {len(passages)} passages")
+    source = normalize("\n".join(passages[n - 1] for n in cited))
+    body = LIST_MARK_RE.sub("", MARKER_RE.sub(" ", text))
+    raw, scaled = _values(source)
+    for digits, scale in NUMBER_RE.findall(body):
+        number = digits.replace(",", "").rstrip(".")
+        value = round(float(number) * SCALES[scale.lower()], 6) if scale else None
+        if number not in raw and value not in scaled:
+            where = "the passages it cites" if cited else "any cited passage (it cites none)"
+            return Verdict(sentence, cited, f"number {digits} is not in {where}")
+    squashed = _squash(source)
+    for groups in QUOTED_RE.findall(body):
+        quoted = next(g for g in groups if g)
+        if _squash(quoted) not in squashed:
+            return Verdict(sentence, cited, f"quote “{quoted}” is not in the passages it cites")
+    if not matches_language(text, language):
+        return Verdict(sentence, cited, f"not written in {language}")
+    return Verdict(sentence, cited, None)
