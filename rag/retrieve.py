@@ -25,6 +25,8 @@ class RetrievalConfig:
     rrf_k: int = 60
     # BM25 weight of a report word found for an English or Chinese question word.
     expansion_weight: float = 1.0
+    # How many of those words (closest first) are appended to the question for a second dense vector.
+    dense_expansion_words: int = 8
     # (dense weight, BM25 weight) per language for the full pipeline.
     weights: dict[str, tuple[float, float]] = field(
         default_factory=lambda: {"ja": (1.0, 1.0), "zh": (1.0, 1.0), "en": (1.0, 0.5)}
@@ -71,18 +73,16 @@ class Retriever:
         word_vectors: dict[str, np.ndarray] = {}
         if mode != "bm25":
             vecs = np.ascontiguousarray(self.embedder.encode_queries([query_ja, *extra]), dtype=np.float32)
-            qvec, word_vectors = vecs[:1], dict(zip(extra, vecs[1:], strict=True))
-            sims, ids = self.index.vectors.search(qvec, n)
-            dense[ids[0]] = sims[0]
-            unit_sims = self.index.unit_vectors @ qvec[0]
-            if full:
-                # Multi-granularity: a passage is as close as its closest sentence or row.
-                best_unit = np.full(n, -1.0, dtype=np.float32)
-                np.maximum.at(best_unit, self.index.unit_chunk, unit_sims)
-                dense = np.maximum(dense, best_unit)
+            word_vectors = dict(zip(extra, vecs[1:], strict=True))
+            dense, unit_sims = self._dense(vecs[0], full)
         if mode != "dense":
             if translate:
                 expansions = self.translator.translate(query, language, word_vectors)
+            if translate and expansions and mode == "full":
+                # The question with its report words appended meets the Japanese passages halfway;
+                # averaged with the question alone so a poor word match cannot take over.
+                expanded, expanded_units = self._dense(self._expanded_vector(query_ja, expansions), full)
+                dense, unit_sims = (dense + expanded) / 2, (unit_sims + expanded_units) / 2
             lexical = self.index.lexical.scores(query_ja, [(t, self.config.expansion_weight) for t, _ in expansions])
         fused: np.ndarray
         if mode == "dense":
@@ -93,6 +93,26 @@ class Retriever:
             w_dense, w_lex = (1.0, 1.0) if mode == "hybrid" else self.config.weights.get(language, (1.0, 1.0))
             fused = w_dense * _rrf(dense, self.config.rrf_k) + w_lex * _rrf(lexical, self.config.rrf_k, lexical > 0)
         return Scored(dense, lexical, fused, language, unit_sims, tuple(expansions))
+
+    def _dense(self, qvec: np.ndarray, full: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Cosine of every passage with ``qvec`` (in full mode, at least its best sentence or row's),
+        and of every sentence/row piece."""
+        n = len(self.index.chunks)
+        dense = np.zeros(n, dtype=np.float32)
+        sims, ids = self.index.vectors.search(qvec[None, :], n)
+        dense[ids[0]] = sims[0]
+        unit_sims = self.index.unit_vectors @ qvec
+        if full:
+            # Multi-granularity: a passage is as close as its closest sentence or row.
+            best_unit = np.full(n, -1.0, dtype=np.float32)
+            np.maximum.at(best_unit, self.index.unit_chunk, unit_sims)
+            dense = np.maximum(dense, best_unit)
+        return dense, unit_sims
+
+    def _expanded_vector(self, query: str, expansions: list[tuple[str, float]]) -> np.ndarray:
+        words = [w for w, _ in sorted(expansions, key=lambda e: -e[1])[: self.config.dense_expansion_words]]
+        vec = self.embedder.encode_queries([f"{query} {' '.join(words)}"])[0]
+        return np.ascontiguousarray(vec, dtype=np.float32)
 
     def search(self, query: str, k: int = 5, language: str | None = None, mode: str | None = None) -> list[Hit]:
         scored = self.score(query, language, mode)
