@@ -72,9 +72,10 @@ class Retriever:
         extra = self.translator.uncached(self.translator.sources(query, language)) if translate else []
         word_vectors: dict[str, np.ndarray] = {}
         if mode != "bm25":
-            vecs = np.ascontiguousarray(self.embedder.encode_queries([query_ja, *extra]), dtype=np.float32)
-            word_vectors = dict(zip(extra, vecs[1:], strict=True))
-            dense, unit_sims = self._dense(vecs[0], full)
+            qvec = np.ascontiguousarray(self.embedder.encode_queries([query_ja])[0], dtype=np.float32)
+            # Words in a batch of their own: padded to the question's length they would cost several times more.
+            word_vectors = dict(zip(extra, self.embedder.encode_queries(extra), strict=True))
+            dense, unit_sims = self._dense(qvec, full)
         if mode != "dense":
             if translate:
                 expansions = self.translator.translate(query, language, word_vectors)
