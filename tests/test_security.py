@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 from openai import OpenAI
 from pydantic import SecretStr
 from starlette.datastructures import Headers
+from test_browser import browser as browser  # the Chromium fixture, for the login test
+from test_browser import serve_in_thread
 
 from rag import security
 from rag.api import AppState, create_app
@@ -353,3 +355,32 @@ def test_real_server_with_the_openai_client(keyed_server: tuple[str, subprocess.
     lines = [line for line in err.splitlines() if '"logger": "rag.access"' in line]
     assert len(lines) >= 17 and KEY not in err and OTHER not in err and Q not in err
     assert f'"key_id": "{key_id(KEY)}"' in err and '"status": 429' in err
+
+
+@pytest.fixture
+def keyed_ui(fake_pipeline) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The app with the UI and a key, served on a free 127.0.0.1 port."""
+    settings = fake_pipeline.settings.model_copy(update={"api_keys": SecretStr(KEY)})
+    with serve_in_thread(create_app(AppState(fake_pipeline), settings=settings)) as url:
+        yield url
+
+
+@pytest.mark.browser
+def test_ui_login_in_a_real_browser(keyed_ui: str, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(keyed_ui)
+    password = page.locator("input[type=password]")
+    password.wait_for(timeout=30_000)
+    assert page.locator("#rr-question").count() == 0  # nothing of the chat before the login
+    page.locator("input[type=text]").fill("reader")
+    password.fill("not-the-key-at-all")
+    page.get_by_role("button", name="Login").click()
+    page.get_by_text("Incorrect Credentials", exact=False).wait_for(timeout=10_000)
+    page.locator("input[type=text]").fill("reader")  # Gradio empties the form after a failure
+    password.fill(KEY)
+    page.get_by_role("button", name="Login").click()
+    page.fill("#rr-question textarea", Q)  # waits for the chat to appear after the reload
+    page.keyboard.press("Enter")
+    page.locator("#rr-chat .rr-sources").first.wait_for(timeout=30_000)
+    assert "【1-1】" in page.locator('#rr-chat [data-testid="bot"]').first.inner_text()
+    page.close()
