@@ -327,27 +327,30 @@ def _ready(base: str) -> bool:
 def test_real_server_with_the_openai_client(keyed_server: tuple[str, subprocess.Popen[str]]) -> None:
     base, proc = keyed_server
     messages: Any = [{"role": "user", "content": Q}]
-    with pytest.raises(openai.AuthenticationError) as refused:
-        OpenAI(base_url=f"{base}/v1", api_key="not-a-key-of-ours", max_retries=0).models.list()
+
+    def client(key: str) -> OpenAI:
+        return OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0)
+
+    with client("not-a-key-of-ours") as stranger, pytest.raises(openai.AuthenticationError) as refused:
+        stranger.models.list()
     assert refused.value.status_code == 401 and refused.value.response.headers["www-authenticate"] == "Bearer"
     assert refused.value.code == "invalid_api_key"
 
-    client = OpenAI(base_url=f"{base}/v1", api_key=KEY, max_retries=0)
-    assert [m.id for m in client.models.list()] == ["report-rag"]
-    completion = client.chat.completions.create(model="report-rag", messages=messages)
-    assert "[1]" in (completion.choices[0].message.content or "")
-    streamed = "".join(
-        c.choices[0].delta.content or ""
-        for c in client.chat.completions.create(model="report-rag", messages=messages, stream=True)
-    )
-    assert streamed == completion.choices[0].message.content
-    assert client.models.retrieve("report-rag").id == "report-rag"  # the 4th request: the burst is spent
-    with pytest.raises(openai.RateLimitError) as limited:
-        client.models.list()
+    with client(KEY) as keyed:
+        assert [m.id for m in keyed.models.list()] == ["report-rag"]
+        completion = keyed.chat.completions.create(model="report-rag", messages=messages)
+        assert "[1]" in (completion.choices[0].message.content or "")
+        with keyed.chat.completions.create(model="report-rag", messages=messages, stream=True) as stream:
+            streamed = "".join(c.choices[0].delta.content or "" for c in stream)
+        assert streamed == completion.choices[0].message.content
+        assert keyed.models.retrieve("report-rag").id == "report-rag"  # the 4th request: the burst is spent
+        with pytest.raises(openai.RateLimitError) as limited:
+            keyed.models.list()
     assert 1 <= int(limited.value.response.headers["retry-after"]) <= 60
     assert limited.value.code == "rate_limited"
     # Another key has its own bucket; health checks are never limited.
-    assert OpenAI(base_url=f"{base}/v1", api_key=OTHER, max_retries=0).models.list().data[0].id == "report-rag"
+    with client(OTHER) as other:
+        assert other.models.list().data[0].id == "report-rag"
     assert {httpx.get(f"{base}/healthz").status_code for _ in range(10)} == {200}
 
     proc.terminate()
