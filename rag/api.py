@@ -20,7 +20,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from rag import security
+from rag.config import Settings, get_settings
 from rag.errors import IndexError_, InputError, RagError
+from rag.logs import log_request
 from rag.pipeline import Pipeline
 from rag.serialize import answer_json, citation_json, generation_json, search_result_json
 from rag.types import Answer
@@ -302,9 +305,10 @@ class EdgeMiddleware:
     """Request ids, the body-size limit and one log line per request, as plain ASGI: cheaper than
     ``@app.middleware`` and it never buffers a streamed response."""
 
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES):
+    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY_BYTES, log_questions: bool = False):
         self.app = app
         self.max_body = max_body
+        self.log_questions = log_questions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -315,6 +319,8 @@ class EdgeMiddleware:
         request_id = given if REQUEST_ID_RE.fullmatch(given) else uuid.uuid4().hex[:16]
         started = time.perf_counter()
         status = 0
+        # Inner layers note facts here for the access line: the key id, an answer's language and abstention.
+        noted = scope.setdefault("state", {})
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -323,22 +329,41 @@ class EdgeMiddleware:
                 MutableHeaders(scope=message).append("X-Request-ID", request_id)
             await send(message)
 
+        try:
+            await self._within_limit(headers, scope, receive, send_with_id)
+        finally:  # a 413, an error or a client gone away is logged too (status 0: no response started)
+            self._log(scope, noted, request_id, status, started)
+
+    async def _within_limit(self, headers: Headers, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope["path"]
         if not path.startswith(UNLIMITED_PREFIXES):
             length = headers.get("content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body:
-                await self._too_large(path, scope, receive, send_with_id)
+                await self._too_large(path, scope, receive, send)
                 return
             if length is None and "transfer-encoding" in headers:
                 # A chunked body has no length up front: read it (up to the limit) before the app does.
                 body = await self._read_limited(receive)
                 if body is None:
-                    await self._too_large(path, scope, receive, send_with_id)
+                    await self._too_large(path, scope, receive, send)
                     return
                 receive = _replay(body, receive)
-        await self.app(scope, receive, send_with_id)
-        ms = (time.perf_counter() - started) * 1000
-        log.info("%s %s %d %.1fms id=%s", scope["method"], path, status, ms, request_id)
+        await self.app(scope, receive, send)
+
+    def _log(self, scope: Scope, noted: dict[str, Any], request_id: str, status: int, started: float) -> None:
+        route = getattr(scope.get("route"), "path", None)
+        fields: dict[str, Any] = {
+            "request_id": request_id,
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": route or scope["path"],
+            "status": status,
+            "latency_ms": _ms_since(started),
+        }
+        fields.update({k: noted[k] for k in ("key_id", "language", "abstained") if k in noted})
+        if self.log_questions and "question" in noted:
+            fields["question"] = noted["question"]
+        log_request(fields)
 
     async def _read_limited(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []
@@ -393,24 +418,47 @@ def sources_text(answer: Answer) -> str:
     return "\n\nSources:\n" + "\n".join(lines)
 
 
+def _note(request: Request, question: str, answer: Answer | None) -> None:
+    """Facts for the access line (EdgeMiddleware reads the scope's state): the question, logged only
+    with RAG_LOG_QUESTIONS, and the answer's language and abstention."""
+    request.state.question = question
+    if answer is not None:
+        request.state.language, request.state.abstained = answer.language, answer.abstained
+
+
+def _noting(request: Request, question: str, pieces: Iterator[str | Answer]) -> Iterator[str | Answer]:
+    """``pieces`` unchanged, noting the Answer when it comes: a stream's access line is written after its end."""
+    _note(request, question, None)
+    for piece in pieces:
+        if isinstance(piece, Answer):
+            _note(request, question, piece)
+        yield piece
+
+
 def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
 
 
-def create_app(state: AppState, *, with_ui: bool = True, max_body: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    state: AppState, *, with_ui: bool = True, max_body: int = MAX_BODY_BYTES, settings: Settings | None = None
+) -> FastAPI:
     """The FastAPI app over ``state``.
 
     Args:
         state: holds the live pipeline; swap a rebuilt one in without restarting.
         with_ui: mount the Gradio chat UI at "/" if ``ui.app`` provides ``mount(app, state)``.
         max_body: request bodies over this many bytes get a 413.
+        settings: API keys, rate limit, CORS and access-log options (default: from the environment).
     """
+    settings = settings or get_settings()
+    keys = security.KeyRing.from_secret(settings.api_keys)
     app = FastAPI(
         title="report-rag",
         description="Grounded, cited Q&A over 中国AI産業の発展現状と将来展望 (ja/en/zh).",
         version="0.1.0",
     )
-    app.add_middleware(EdgeMiddleware, max_body=max_body)
+    security.install(app, settings, keys, error_response)  # inside the edge: its 401s and 429s are logged
+    app.add_middleware(EdgeMiddleware, max_body=max_body, log_questions=settings.log_questions)
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError) -> JSONResponse:
@@ -452,23 +500,27 @@ def create_app(state: AppState, *, with_ui: bool = True, max_body: int = MAX_BOD
 
     # Sync endpoints: FastAPI runs them in its threadpool, so CPU-bound retrieval never blocks the loop.
     @app.post("/api/search", response_model=SearchResponse, responses=API_ERRORS)
-    def search(body: SearchRequest) -> Any:
+    def search(body: SearchRequest, request: Request) -> Any:
         """Ranked passages of the report for a query."""
         started = time.perf_counter()
         result = search_result_json(state.pipeline.search(body.query, k=body.k))
+        request.state.question, request.state.language = body.query, result["language"]
         result["took_ms"] = _ms_since(started)
         return result
 
     @app.post("/api/ask", response_model=AskResponse, responses={200: {"content": ASK_SSE_DOC}, **API_ERRORS})
-    def ask(body: AskRequest) -> Any:
+    def ask(body: AskRequest, request: Request) -> Any:
         """An answer quoted from the report (or written by the configured LLM and verified against it),
         with numbered citations, or an abstention."""
         started = time.perf_counter()
         history = [m.model_dump() for m in body.history]
         if body.stream:
-            events = _ask_events(state.pipeline.ask_stream(body.question, k=body.k, history=history))
+            pieces = state.pipeline.ask_stream(body.question, k=body.k, history=history)
+            events = _ask_events(_noting(request, body.question, pieces))
             return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        result = answer_json(state.pipeline.ask(body.question, k=body.k, history=history))
+        answer = state.pipeline.ask(body.question, k=body.k, history=history)
+        _note(request, body.question, answer)
+        result = answer_json(answer)
         result["took_ms"] = _ms_since(started)
         return result
 
@@ -489,7 +541,7 @@ def create_app(state: AppState, *, with_ui: bool = True, max_body: int = MAX_BOD
         response_model=ChatCompletion,
         responses={200: {"content": SSE_DOC}, **OPENAI_ERRORS},
     )
-    def chat(body: ChatRequest) -> Any:
+    def chat(body: ChatRequest, request: Request) -> Any:
         """OpenAI-compatible chat: the last user message is the question, earlier messages the history.
         Citations come in the extra ``citations`` field and as a "Sources" list at the end of the content."""
         messages = [{"role": m.role, "content": _message_text(m.content)} for m in body.messages]
@@ -497,14 +549,16 @@ def create_app(state: AppState, *, with_ui: bool = True, max_body: int = MAX_BOD
         if not users:
             raise InputError("messages need a user message with the question")
         last = users[-1]
+        question = messages[last]["content"]
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
         if body.stream:
             usage = bool((body.stream_options or {}).get("include_usage"))
-            pieces = state.pipeline.ask_stream(messages[last]["content"], history=messages[:last])
+            pieces = _noting(request, question, state.pipeline.ask_stream(question, history=messages[:last]))
             events = _stream(completion_id, created, pieces, usage)
             return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
-        answer = state.pipeline.ask(messages[last]["content"], history=messages[:last])
+        answer = state.pipeline.ask(question, history=messages[:last])
+        _note(request, question, answer)
         content = answer.text + sources_text(answer)
         citations = [citation_json(c) for c in answer.citations]
         return {
@@ -533,7 +587,7 @@ def create_app(state: AppState, *, with_ui: bool = True, max_body: int = MAX_BOD
         except ImportError as exc:  # no ui package, or its dependencies (gradio) are missing
             log.warning("chat UI not available (%s): serving the API only", exc)
         else:
-            mount(app, state)
+            mount(app, state, auth=keys.gradio_auth if keys is not None and settings.protect_ui else None)
     return app
 
 

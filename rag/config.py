@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,15 @@ class Settings(BaseSettings):
     llm_backoff: float = 0.5  # seconds before the first retry, doubled each time
     llm_temperature: float = 0.0
     llm_max_tokens: int = 700
+    # Access and logs
+    # Comma-separated; set: every /api and /v1 route needs one (Bearer or X-API-Key), /healthz and /docs do not.
+    api_keys: SecretStr | None = None
+    protect_ui: bool = True  # with keys set, the chat UI asks for a login whose password is an API key
+    rate_limit_per_minute: Annotated[float, Field(ge=0)] = 0.0  # per key, or per address without one; 0: no limit
+    rate_limit_burst: Annotated[int, Field(ge=0)] = 20  # requests allowed at once; 0: no limit
+    cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser; empty: no CORS
+    log_json: bool = True  # `rag serve` logs JSON lines on stderr; false: text
+    log_questions: bool = False  # put the question text in the access log
 
 
 @lru_cache(maxsize=1)

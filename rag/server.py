@@ -10,10 +10,12 @@ from typing import Any
 import typer
 import uvicorn
 
+from rag import logs
 from rag.api import AppState, create_app
 from rag.config import Settings
 from rag.errors import RagError
 from rag.pipeline import Pipeline
+from rag.security import split_list
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,10 @@ def build_server(
     host = host or settings.host
     port = settings.port if port is None else port
     state = AppState(reason="loading the model and index")
-    app = create_app(state, with_ui=with_ui)
+    app = create_app(state, with_ui=with_ui, settings=settings)
+    # log_config=None: uvicorn's own records go to the root handler that rag.logs sets up (JSON or text).
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
+        app, host=host, port=port, log_level="warning", log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
     )
     ui = "UI at /, " if with_ui else ""
     return _Server(config, f"report-rag serving on http://{host}:{port} ({ui}API docs at /docs)"), state
@@ -75,6 +78,8 @@ def build_server(
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None, *, with_ui: bool = True) -> None:
     """Serve the API (and the chat UI) on ``host:port``; /healthz is 503 "loading" until the index is ready."""
+    keys = settings.api_keys.get_secret_value() if settings.api_keys else ""
+    logs.configure(settings.log_json, secrets=split_list(keys))
     server, state = build_server(settings, host, port, with_ui=with_ui)
     # Listening before the model loads keeps readiness honest: a probe sees 503 "loading", not a refused port.
     load_in_background(state, settings)

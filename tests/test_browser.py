@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +38,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 @pytest.fixture(scope="module")
 def server(real_pipeline: Pipeline) -> Iterator[str]:
     """The real app (API with the UI at "/"), served by uvicorn on a free 127.0.0.1 port in a thread."""
-    app = create_app(AppState(real_pipeline))
+    with serve_in_thread(create_app(AppState(real_pipeline))) as url:
+        yield url
+
+
+@contextmanager
+def serve_in_thread(app: Any) -> Iterator[str]:
+    """``app`` served by uvicorn on a free 127.0.0.1 port in a thread; yields its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))  # the port is ours from here on: no race with another process
     port = sock.getsockname()[1]

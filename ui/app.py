@@ -60,6 +60,9 @@ FONTS_MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Noto Sans 
 # The extractive answer is ready at once; typing it out over ~1 s reads better than a wall of text.
 STREAM_DELAY = 0.02
 FEEDBACK_FILE = "feedback.sqlite3"
+LOGIN_MESSAGE = (
+    "ユーザー名は任意、パスワードは API キー · Any user name; the password is an API key · 用户名任意，密码为 API 密钥"
+)
 
 PipelineGetter = Callable[[], "Pipeline"]
 Turns = dict[int, dict[str, Any]]  # assistant message index -> what was asked, answered and retrieved
@@ -69,8 +72,9 @@ def theme() -> gr.themes.Base:
     return gr.themes.Default(primary_hue="red", neutral_hue="slate", font=FONTS, font_mono=FONTS_MONO)
 
 
-def mount(app: FastAPI, state: Any) -> None:
-    """Serve the chat UI at "/" of ``app``. ``state.pipeline`` is read per request, so a swapped index is used."""
+def mount(app: FastAPI, state: Any, auth: Callable[[str, str], bool] | None = None) -> None:
+    """Serve the chat UI at "/" of ``app``. ``state.pipeline`` is read per request, so a swapped index is used.
+    With ``auth`` (user name, password -> allowed), Gradio shows a login page first."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -78,7 +82,7 @@ def mount(app: FastAPI, state: Any) -> None:
         # (ResourceWarnings at garbage collection). Inside a short-lived loop it makes none; unlike
         # asyncio.run, run_until_complete leaves the thread's current loop setting alone.
         async def inside() -> None:
-            _mount(app, state)
+            _mount(app, state, auth)
 
         loop = asyncio.new_event_loop()
         try:
@@ -86,10 +90,10 @@ def mount(app: FastAPI, state: Any) -> None:
         finally:
             loop.close()
     else:
-        _mount(app, state)
+        _mount(app, state, auth)
 
 
-def _mount(app: FastAPI, state: Any) -> None:
+def _mount(app: FastAPI, state: Any, auth: Callable[[str, str], bool] | None) -> None:
     gr.mount_gradio_app(
         app,
         build(lambda: state.pipeline),
@@ -101,6 +105,8 @@ def _mount(app: FastAPI, state: Any) -> None:
         run_history=False,  # keep no questions in the browser's storage
         ssr_mode=False,  # client-side rendering: no Node server next to ours
         max_file_size="5mb",  # question sets are small; refuse anything else early
+        auth=auth,
+        auth_message=LOGIN_MESSAGE if auth else None,
     )
 
 
