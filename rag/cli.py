@@ -49,6 +49,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log prog
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
+    _run(get_settings)  # a bad RAG_* value is one line here, not a traceback later
 
 
 @app.command()

@@ -6,8 +6,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from rag.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "multilingual-e5-small"
@@ -56,4 +58,10 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as err:
+        # One line naming the variable; the value is not echoed, as it may be a secret (an API key).
+        first = err.errors()[0]
+        name = "RAG_" + str(first["loc"][0]).upper() if first.get("loc") else "a RAG_ setting"
+        raise ConfigError(f"{name}: {first['msg']}: fix or unset it") from None

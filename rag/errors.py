@@ -6,6 +6,7 @@ RagError
 ├── ModelError          embedding model missing or invalid
 ├── IndexError_         index missing, corrupted or built from another corpus/model (HTTP 503)
 ├── DependencyError     an optional package is not installed
+├── ConfigError         a RAG_* setting has a value that cannot be used
 └── LLMError           the configured LLM is misconfigured, unreachable, slow or failing
 """
 
@@ -39,6 +40,10 @@ class IndexError_(RagError):  # noqa: N801 - avoid shadowing the builtin IndexEr
 
 
 class DependencyError(RagError):
+    status_code = 500
+
+
+class ConfigError(RagError):
     status_code = 500
 
 

@@ -78,3 +78,19 @@ def test_missing_model_is_one_line_error(env: Path, monkeypatch: pytest.MonkeyPa
     get_settings.cache_clear()
     result = runner.invoke(app, ["build"])
     assert result.exit_code == 1 and "not provisioned" in result.output
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("RAG_PORT", "abc"), ("RAG_RATE_LIMIT_PER_MINUTE", "-1"), ("RAG_EMBED_BACKEND", "gpu")],
+)
+def test_bad_setting_is_one_line_naming_the_variable(
+    env: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["search", "ロボット"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {variable}:") and "fix or unset it" in lines[0]
+    assert not (env / "manifest.json").exists()  # nothing was built
