@@ -18,10 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.embed import Embedder
-from rag.lexical import LATIN_STOPWORDS
+from rag.lexical import LATIN_STOPWORDS, japanese_forms, tokenize
 
 ENGLISH_WORD_RE = re.compile(r"[a-z][a-z\-]+")
 HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]{2,}")
+HAN_WORD_RE = re.compile(r"[\u4e00-\u9fff]+")
+# Characters of Chinese question and function words (什么, 哪个, 为什么, 多少, 的, 是 ...).
+CHINESE_FUNCTION_CHARS = frozenset("什么哪个为怎如何多少些的是了在有和与把被从对吗呢吧")
 # Question words that name no topic; matched against the vocabulary they only add noise.
 ENGLISH_STOPWORDS = LATIN_STOPWORDS | frozenset(
     "when where why there their they has have had into than then also such these those most more between"
@@ -50,7 +53,11 @@ def source_terms(question: str, language: str) -> list[str]:
         words = [w for w in ENGLISH_WORD_RE.findall(question.lower()) if w not in ENGLISH_STOPWORDS and len(w) > 2]
         terms = words + [f"{a} {b}" for a, b in itertools.pairwise(words)]
     elif language == "zh":
-        terms = [run[i : i + 2] for run in HAN_RUN_RE.findall(question) for i in range(len(run) - 1)]
+        # Sudachi's words of the question in Japanese forms first (生成式AI企业 → 生成, 企業), then character
+        # pairs for what it cannot split; pairs with a function character (什么, 的是) name no topic.
+        words = [t for t in tokenize(japanese_forms(question)) if len(t) >= 2 and HAN_WORD_RE.fullmatch(t)]
+        pairs = [run[i : i + 2] for run in HAN_RUN_RE.findall(question) for i in range(len(run) - 1)]
+        terms = words + [p for p in pairs if not CHINESE_FUNCTION_CHARS.intersection(p)]
     else:
         return []
     return list(dict.fromkeys(terms))
