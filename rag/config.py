@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     llm_backoff: float = 0.5  # seconds before the first retry, doubled each time
     llm_temperature: float = 0.0
     llm_max_tokens: int = 700
+    # Index watching
+    # `rag serve` looks at index/CURRENT and the live build's files this often (seconds) and swaps a
+    # rebuilt index in without a restart; 0 turns watching off.
+    index_check_s: Annotated[float, Field(ge=0)] = 2.0
 
 
 @lru_cache(maxsize=1)
