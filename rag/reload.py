@@ -28,6 +28,8 @@ from rag.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
+LOAD_ATTEMPTS = 3  # loads in a row when the files change under one
+
 
 class IndexWatcher:
     """Keeps ``state`` on the index that is live on disk (one per server, run in one thread)."""
@@ -51,14 +53,13 @@ class IndexWatcher:
                 self.embedder = load_embedder(
                     s.embed_model, s.model_cache, s.query_prompt, s.passage_prompt, s.embed_backend
                 )
-            damage = verify_files(s.index_dir) if current_build(s.index_dir) is not None else None
-            if damage is None:
+            problem = verify_files(s.index_dir) if current_build(s.index_dir) is not None else None
+            if problem is None:
                 build_index(load_report(s.corpus_dir), self.embedder, s.index_dir, show_progress=show_progress)
         except Exception as exc:
-            self._refuse(_reason(exc), fingerprint(s.index_dir))
-            return False
-        if damage is not None:
-            self._refuse(damage, fingerprint(s.index_dir))
+            problem = _reason(exc)
+        if problem is not None:
+            self._refuse(problem, fingerprint(s.index_dir))
             return False
         return self._load()
 
@@ -87,23 +88,25 @@ class IndexWatcher:
 
     def _load(self) -> bool:
         index_dir = self.settings.index_dir
-        before = fingerprint(index_dir)
-        try:
-            pipeline = Pipeline.load(self.settings, embedder=self.embedder)
-        except Exception as exc:
+        for _ in range(LOAD_ATTEMPTS):
+            before = fingerprint(index_dir)
+            try:
+                pipeline = Pipeline.load(self.settings, embedder=self.embedder)
+            except Exception as exc:
+                if fingerprint(index_dir) == before:
+                    self._refuse(_reason(exc), before)
+                    return False
+                continue  # a build landed (or a file moved) while loading: that is no fault, read again
             if fingerprint(index_dir) != before:
-                # A build finished (or a file moved) while loading: judge the new state at the next look.
-                self._seen = None
-                return False
-            self._refuse(_reason(exc), before)
-            return False
-        # Files changed in place during the load: look again rather than trust what was read.
-        self._seen = before if fingerprint(index_dir) == before else None
-        previous = self.state.pipeline.summary().get("build_id") if self.state.ready else None
-        self.state.swap(pipeline)
-        if previous != (build_id := pipeline.summary().get("build_id")):
-            log.info("index build %s is live (was %s)", build_id, previous)
-        return True
+                continue  # files changed under the load: what was read may not be what was verified
+            previous = self.state.pipeline.summary().get("build_id") if self.state.ready else None
+            self.state.swap(pipeline)
+            self._seen = before
+            if previous != (build_id := pipeline.summary().get("build_id")):
+                log.info("index build %s is live (was %s)", build_id, previous)
+            return True
+        self._seen = None  # still changing: the next look tries again
+        return False
 
     def _refuse(self, reason: str, seen: tuple[Any, ...]) -> None:
         self._seen = seen  # the same broken files are not reloaded every few seconds; a change is

@@ -93,7 +93,7 @@ def test_missing_fields_and_broken_json(client: TestClient) -> None:
 
 
 def test_without_a_store_of_its_own_feedback_waits_for_the_index() -> None:
-    # AppState(pipeline) as tests and embedders build it: the store is in the pipeline's data folder.
+    # An AppState without a feedback path (as in tests): the store is in the live pipeline's data folder.
     client = TestClient(create_app(AppState(reason="loading"), with_ui=False))
     response = client.post("/api/feedback", json=RATING)
     assert response.status_code == 503 and response.json()["error"]["message"].startswith("not ready: loading")

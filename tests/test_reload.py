@@ -104,9 +104,10 @@ def test_a_build_finishing_during_a_load_is_not_taken_for_a_fault(
 
     monkeypatch.setattr(Pipeline, "load", classmethod(racing_load))
     assert watcher.check() is True
-    assert watcher.state.pipeline is before  # still serving, not 503
-    assert watcher.check() is True  # looked again and took the newest build
+    # Not a 503: the load was tried again and took the build that landed meanwhile.
+    assert watcher.state.ready and watcher.state.pipeline is not before
     assert watcher.state.pipeline.summary()["build_id"] == built[0]
+    assert watcher.check() is False
 
 
 def test_rag_build_while_hammered_swaps_atomically(sample_corpus: Path, tmp_path: Path) -> None:
