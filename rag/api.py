@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Request
@@ -23,6 +24,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rag import security
 from rag.config import Settings, get_settings
 from rag.errors import IndexError_, InputError, RagError
+from rag.feedback import FEEDBACK_FILE, MAX_TEXT_CHARS, FeedbackStore
+from rag.lang import detect_language
 from rag.logs import log_request
 from rag.pipeline import Pipeline
 from rag.serialize import answer_json, citation_json, generation_json, search_result_json
@@ -43,16 +46,21 @@ class AppState:
     """The live pipeline, or why there is none. Swapping replaces one reference, so a request
     (which reads ``pipeline`` once) uses either the old or the new index, never a mix."""
 
-    def __init__(self, pipeline: Pipeline | None = None, reason: str = "loading"):
+    def __init__(self, pipeline: Pipeline | None = None, reason: str = "loading", feedback_path: Path | None = None):
         self._pipeline = pipeline
         self.reason = reason
+        self._failed = False
         self._lock = threading.Lock()
+        self.feedback_path = feedback_path
+        self._feedback: FeedbackStore | None = None
 
     @property
     def pipeline(self) -> Pipeline:
         """The live pipeline; raises ``IndexError_`` (HTTP 503) with the reason while there is none."""
         current = self._pipeline
         if current is None:
+            if self._failed:  # the reason says what to run; waiting will not help
+                raise IndexError_(f"unavailable: {self.reason}")
             raise IndexError_(f"not ready: {self.reason}; retry shortly or see the server log")
         return current
 
@@ -62,11 +70,20 @@ class AppState:
 
     def swap(self, pipeline: Pipeline) -> None:
         with self._lock:
-            self._pipeline = pipeline
+            self._pipeline, self._failed = pipeline, False
 
     def fail(self, reason: str) -> None:
         with self._lock:
-            self._pipeline, self.reason = None, reason
+            self._pipeline, self.reason, self._failed = None, reason, True
+
+    def feedback(self) -> FeedbackStore:
+        """The ratings store: at ``feedback_path`` (the server's, usable while the index loads), else in
+        the live pipeline's data folder."""
+        path = self.feedback_path or self.pipeline.settings.data_dir / FEEDBACK_FILE
+        with self._lock:
+            if self._feedback is None or self._feedback.path != path:
+                self._feedback = FeedbackStore(path)
+            return self._feedback
 
 
 # Request and response models: the contract other tools (and the schema fuzzer) rely on.
@@ -170,6 +187,29 @@ class AskResponse(GenerationOut):
     citations: list[CitationOut]
     hits: list[HitOut]
     took_ms: float
+
+
+# -- feedback (POST /api/feedback) --
+class FeedbackCitation(Strict):
+    n: int = Field(ge=1)
+    chunk_id: str = Field(max_length=200)
+    section: str = Field(max_length=200)
+    title: str = Field(max_length=2000)
+    quote: str = Field(max_length=MAX_TEXT_CHARS)
+
+
+class FeedbackRequest(Strict):
+    question: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The question as asked.")
+    answer: str = Field(min_length=1, max_length=MAX_TEXT_CHARS, description="The answer being rated.")
+    citations: list[FeedbackCitation] = Field(
+        max_length=50, description="The answer's citations, as /api/ask gave them."
+    )
+    vote: Literal["up", "down"]
+    comment: str | None = Field(None, max_length=2000)
+
+
+class FeedbackCreated(BaseModel):
+    id: int = Field(description="The rating's id in the feedback store.")
 
 
 class HealthResponse(BaseModel):
@@ -494,9 +534,11 @@ def create_app(
     )
     def healthz() -> Any:
         """200 with the index's identity when ready; 503 with the reason while loading or broken."""
-        if not state.ready:
+        try:
+            summary = state.pipeline.summary()  # read once: a swap or a failure may land in between
+        except IndexError_:
             return JSONResponse({"status": "unavailable", "reason": state.reason}, status_code=503)
-        return {"status": "ok", "index": state.pipeline.summary()}
+        return {"status": "ok", "index": summary}
 
     # Sync endpoints: FastAPI runs them in its threadpool, so CPU-bound retrieval never blocks the loop.
     @app.post("/api/search", response_model=SearchResponse, responses=API_ERRORS)
@@ -523,6 +565,17 @@ def create_app(
         result = answer_json(answer)
         result["took_ms"] = _ms_since(started)
         return result
+
+    # -- feedback --
+    @app.post("/api/feedback", status_code=201, response_model=FeedbackCreated, responses=API_ERRORS)
+    def feedback(body: FeedbackRequest) -> Any:
+        """Rate an answer up or down, as the chat UI's thumbs do. 201 only once the rating is committed."""
+        citations = [c.model_dump() for c in body.citations]
+        store = state.feedback()
+        rating = store.add(
+            body.question, body.answer, citations, detect_language(body.question), body.vote, body.comment
+        )
+        return {"id": rating}
 
     @app.get("/v1/models", response_model=ModelList)
     def models() -> Any:

@@ -186,9 +186,9 @@ def feedback_export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write JSONL here instead of stdout.")] = None,
 ) -> None:
     """Export stored feedback as JSONL (one object per rating), so bad answers become test questions."""
-    from rag.feedback import FeedbackStore
+    from rag.feedback import FEEDBACK_FILE, FeedbackStore
 
-    store = _run(lambda: FeedbackStore(get_settings().data_dir / "feedback.sqlite3"))
+    store = _run(lambda: FeedbackStore(get_settings().data_dir / FEEDBACK_FILE))
     lines = [json.dumps(row, ensure_ascii=False) for row in store.export()]
     if out is None:
         for line in lines:

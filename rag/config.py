@@ -55,6 +55,11 @@ class Settings(BaseSettings):
     log_json: bool = True  # `rag serve` logs JSON lines on stderr; false: text
     log_questions: bool = False  # put the question text in the access log
 
+    # Index watching
+    # `rag serve` looks at index/CURRENT and the live build's files this often (seconds) and swaps a
+    # rebuilt index in without a restart; 0 turns watching off.
+    index_check_s: Annotated[float, Field(ge=0)] = 2.0
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -15,6 +15,7 @@ from rag.serialize import citation_json
 from rag.types import Citation
 
 VOTES = ("up", "down")
+FEEDBACK_FILE = "feedback.sqlite3"  # in RAG_DATA_DIR
 MAX_TEXT_CHARS = 20_000  # a rating is a question and one answer, not a document
 
 _SCHEMA = """
@@ -55,6 +56,9 @@ class FeedbackStore:
         # timeout: concurrent writers wait for the write lock instead of failing with "database is locked".
         with closing(sqlite3.connect(self.path, timeout=30, isolation_level=None)) as conn:
             conn.row_factory = sqlite3.Row
+            # FULL: a commit is on disk (WAL fsynced) before add() returns and the API answers 201,
+            # so an acknowledged rating survives a power cut, not just a killed process.
+            conn.execute("PRAGMA synchronous=FULL")
             yield conn
 
     def add(

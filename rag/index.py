@@ -184,6 +184,8 @@ def build_index(
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 2),
             "files": {name: _sha256(staging / name) for name in FILES},
+            # Sizes tell a truncated file (an interrupted copy, a full disk) from a garbled one.
+            "sizes": {name: (staging / name).stat().st_size for name in FILES},
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         final = index_dir / f"build-{build_id}"
@@ -217,16 +219,44 @@ def verify_files(index_dir: Path) -> str | None:
     build = current_build(index_dir)
     if build is None:
         return f"no index at {index_dir}: {BUILD_HINT}"
+    if build.parent != index_dir or not build.is_dir():  # an empty or stray name in CURRENT counts as missing
+        return f"index build {build.name!r} named in {index_dir / POINTER} is missing: {REBUILD_HINT}"
+    if not (build / "manifest.json").is_file():
+        return f"index manifest {build / 'manifest.json'} is missing: {REBUILD_HINT}"
     manifest = read_manifest(index_dir)
     if manifest is None:
-        return f"index manifest missing or unreadable in {build}: {REBUILD_HINT}"
-    for name, digest in manifest.get("files", {}).items():
+        return f"index manifest {build / 'manifest.json'} is unreadable: {REBUILD_HINT}"
+    digests: dict[str, str] = manifest.get("files") or {}
+    sizes: dict[str, int] = manifest.get("sizes") or {}  # absent in manifests written before sizes were kept
+    for name in FILES:
         path = build / name
+        if name not in digests:
+            return f"index manifest in {build.name} has no checksum for {name}: {REBUILD_HINT}"
         if not path.is_file():
             return f"index file {name} is missing: {REBUILD_HINT}"
-        if _sha256(path) != digest:
+        size, expected = path.stat().st_size, sizes.get(name)
+        if expected is not None and size < expected:
+            return f"index file {name} is truncated ({size} of {expected} bytes): {REBUILD_HINT}"
+        if _sha256(path) != digests[name]:
             return f"index file {name} is corrupted (checksum differs): {REBUILD_HINT}"
     return None
+
+
+def fingerprint(index_dir: Path) -> tuple[Any, ...]:
+    """What the live index looks like on disk without reading it: the build named in CURRENT and the
+    size and modification time of its files. Cheap enough to compare every few seconds."""
+    build = current_build(index_dir)
+    if build is None:
+        return (None,)
+    stats: list[tuple[str, int, int] | None] = []
+    for name in ("manifest.json", *FILES):
+        try:
+            st = (build / name).stat()
+        except OSError:
+            stats.append(None)
+        else:
+            stats.append((name, st.st_size, st.st_mtime_ns))
+    return (build.name, *stats)
 
 
 def load_index(index_dir: Path, expected: dict[str, Any] | None = None) -> Index:

@@ -13,8 +13,8 @@ import uvicorn
 from rag import logs
 from rag.api import AppState, create_app
 from rag.config import Settings
-from rag.errors import RagError
-from rag.pipeline import Pipeline
+from rag.feedback import FEEDBACK_FILE
+from rag.reload import IndexWatcher
 from rag.security import split_list
 
 log = logging.getLogger(__name__)
@@ -24,25 +24,21 @@ GRACEFUL_SHUTDOWN_S = 20
 
 
 def load_in_background(state: AppState, settings: Settings) -> threading.Thread:
-    """Load the pipeline (building a missing or stale index first) while /healthz says "loading";
-    swap it into ``state`` when ready, or record why it failed so /healthz reports it."""
+    """Load the pipeline (building a missing or stale index first) while /healthz says "loading", swap
+    it into ``state`` or record why it failed; then watch the index and swap rebuilt ones in."""
 
     def work() -> None:
         started = time.perf_counter()
-        try:
-            pipeline = Pipeline.load(settings, build=True, show_progress=True)
-        except RagError as exc:
-            state.fail(str(exc))
-            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-            return
-        except Exception as exc:  # a daemon thread's crash would otherwise leave /healthz "loading" forever
-            log.exception("loading the pipeline failed")
-            state.fail(f"loading failed: {type(exc).__name__}: {exc}")
-            return
-        state.swap(pipeline)
-        typer.echo(f"ready in {time.perf_counter() - started:.1f}s: {pipeline.summary().get('chunks')} passages")
+        watcher = IndexWatcher(state, settings)
+        if watcher.start_up(show_progress=True):
+            typer.echo(
+                f"ready in {time.perf_counter() - started:.1f}s: {state.pipeline.summary().get('chunks')} passages"
+            )
+        else:
+            typer.secho(f"error: {state.reason}", fg=typer.colors.RED, err=True)
+        watcher.watch()  # returns at once when RAG_INDEX_CHECK_S is 0 or the model did not load
 
-    thread = threading.Thread(target=work, name="pipeline-loader", daemon=True)
+    thread = threading.Thread(target=work, name="index-loader", daemon=True)
     thread.start()
     return thread
 
@@ -66,7 +62,7 @@ def build_server(
     """A uvicorn server over a not-yet-ready app; ``serve`` runs it. Split out so tests can drive it."""
     host = host or settings.host
     port = settings.port if port is None else port
-    state = AppState(reason="loading the model and index")
+    state = AppState(reason="loading the model and index", feedback_path=settings.data_dir / FEEDBACK_FILE)
     app = create_app(state, with_ui=with_ui, settings=settings)
     # log_config=None: uvicorn's own records go to the root handler that rag.logs sets up (JSON or text).
     config = uvicorn.Config(

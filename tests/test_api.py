@@ -228,6 +228,7 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
         "/healthz",
         "/api/search",
         "/api/ask",
+        "/api/feedback",
         "/v1/models",
         "/v1/models/{model_id}",
         "/v1/chat/completions",

@@ -27,7 +27,11 @@ import sys, time
 from rag.pipeline import Pipeline
 load, search = Pipeline.load.__func__, Pipeline.search
 Pipeline.load = classmethod(lambda cls, *a, **kw: (time.sleep(1.5), load(cls, *a, **kw))[1])
-Pipeline.search = lambda self, *a, **kw: (time.sleep(1.5), search(self, *a, **kw))[1]
+def slow_search(self, *a, **kw):
+    print("searching", flush=True)  # tells the test the request is in flight, so it need not guess
+    time.sleep(1.5)
+    return search(self, *a, **kw)
+Pipeline.search = slow_search
 from rag.config import get_settings
 from rag.server import serve
 serve(get_settings(), host="127.0.0.1", port=int(sys.argv[1]), with_ui=False)
@@ -128,7 +132,7 @@ def test_serve_loads_in_background_and_drains_on_sigterm(sample_corpus: Path, tm
             target=lambda: results.append(httpx.post(f"{base}/api/search", json={"query": Q}, timeout=30))
         )
         request.start()
-        time.sleep(0.5)  # the search (slowed to 1.5 s) is in flight
+        assert proc.stdout.readline().strip() == "searching"  # the search (slowed to 1.5 s) is in flight
         proc.send_signal(signal.SIGTERM)
         request.join(timeout=30)
         assert results and results[0].status_code == 200 and results[0].json()["hits"]

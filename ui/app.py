@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from rag.errors import InputError, RagError
-from rag.feedback import FeedbackStore
+from rag.feedback import FEEDBACK_FILE, FeedbackStore
 from rag.serialize import citation_json
 from rag.types import Answer
 from ui import render
@@ -59,7 +59,6 @@ FONTS = [
 FONTS_MONO = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Noto Sans Mono CJK JP", "monospace"]
 # The extractive answer is ready at once; typing it out over ~1 s reads better than a wall of text.
 STREAM_DELAY = 0.02
-FEEDBACK_FILE = "feedback.sqlite3"
 LOGIN_MESSAGE = (
     "ユーザー名は任意、パスワードは API キー · Any user name; the password is an API key · 用户名任意，密码为 API 密钥"
 )
