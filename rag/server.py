@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from typing import Any
@@ -16,8 +15,6 @@ from rag.config import Settings
 from rag.feedback import FEEDBACK_FILE
 from rag.reload import IndexWatcher
 from rag.security import split_list
-
-log = logging.getLogger(__name__)
 
 # On SIGTERM uvicorn stops accepting and gives in-flight requests this long to finish.
 GRACEFUL_SHUTDOWN_S = 20
