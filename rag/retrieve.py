@@ -29,7 +29,7 @@ class RetrievalConfig:
     dense_expansion_words: int = 8
     # (dense weight, BM25 weight) per language for the full pipeline.
     weights: dict[str, tuple[float, float]] = field(
-        default_factory=lambda: {"ja": (1.0, 1.0), "zh": (1.0, 1.0), "en": (1.0, 0.5)}
+        default_factory=lambda: {"ja": (1.0, 2.0), "zh": (1.0, 1.0), "en": (1.0, 0.5)}
     )
 
 
