@@ -16,15 +16,20 @@ from rag.types import Answer, Citation, Hit
 NON_ANSWER_PREFIXES = (FIGURE_MARK, "資料)")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 # An instruction to set the report or earlier instructions aside ("ignore the report", "忽略报告", "レポートは
-# 無視して") asks nothing of the report, yet its words ("report", "instructions") meet it. Such a clause is
-# cut out by its verb, whatever it names, and the rest of the question must then find its own words in the
-# quote that leads the answer. A clause ends at punctuation (or at "and" in English).
+# 無視して") asks nothing of the report, yet its words ("report", "instructions") meet it. Such a clause is cut
+# out by its verb in the imperative: first in its clause in English and Chinese, a request form in Japanese
+# (so "risks firms ignore" and "無視している" stay). The rest of the question must then find its own words
+# in the quote that leads the answer. A clause ends at punctuation (or at "and" in English).
+CLAUSE_START = r"(?:^|(?<=[.,;:!?。，、；：！？\n]))\s*"
 SET_ASIDE_RES = {
     "en": re.compile(
-        r"\b(?:ignore|disregard|forget|override|bypass)\b.*?(?=\band\b|[.,;:!?\n]|$)", re.IGNORECASE | re.DOTALL
+        CLAUSE_START + r"(?:(?:please|now|just|then)\s+)*(?:ignore|disregard|forget)\b.*?(?=\band\b|[.,;:!?\n]|$)",
+        re.IGNORECASE | re.DOTALL,
     ),
-    "zh": re.compile(r"(?:忽略|忽视|无视|無視|别管|不要管|不要理会|忘记|忘掉)[^，,。；;：:！!？?\n]*"),
-    "ja": re.compile(r"[^、，,。；;：:！!？?\n]*(?:無視|忘れ)(?:して|しろ|せよ|て|ろ)?"),
+    "zh": re.compile(
+        CLAUSE_START + r"[请先现在就]*(?:忽略|忽视|无视|無視|别管|不要管|不要理会|忘记|忘掉)[^，,。；;：:！!？?\n]*"
+    ),
+    "ja": re.compile(r"[^、，,。；;：:！!？?\n]*(?:無視|忘れ)(?:して|しろ|せよ|て|ろ)(?![いおま])"),
 }
 
 MESSAGES = {
