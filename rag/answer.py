@@ -15,6 +15,22 @@ from rag.types import Answer, Citation, Hit
 
 NON_ANSWER_PREFIXES = (FIGURE_MARK, "資料)")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+# An instruction to set the report or earlier instructions aside ("ignore the report", "忽略报告", "レポートは
+# 無視して") asks nothing of the report, yet its words ("report", "instructions") meet it. Such a clause is cut
+# out by its verb in the imperative: first in its clause in English and Chinese, a request form in Japanese
+# (so "risks firms ignore" and "無視している" stay). The rest of the question must then find its own words
+# in the quote that leads the answer. A clause ends at punctuation (or at "and" in English).
+CLAUSE_START = r"(?:^|(?<=[.,;:!?。，、；：！？\n]))\s*"
+SET_ASIDE_RES = {
+    "en": re.compile(
+        CLAUSE_START + r"(?:(?:please|now|just|then)\s+)*(?:ignore|disregard|forget)\b.*?(?=\band\b|[.,;:!?\n]|$)",
+        re.IGNORECASE | re.DOTALL,
+    ),
+    "zh": re.compile(
+        CLAUSE_START + r"[请先现在就]*(?:忽略|忽视|无视|無視|别管|不要管|不要理会|忘记|忘掉)[^，,。；;：:！!？?\n]*"
+    ),
+    "ja": re.compile(r"[^、，,。；;：:！!？?\n]*(?:無視|忘れ)(?:して|しろ|せよ|て|ろ)(?![いおま])"),
+}
 
 MESSAGES = {
     "ja": {
@@ -76,8 +92,7 @@ class ExtractiveAnswerer:
         of its words (or their report-word translations) they contain, and their passage's rank."""
         top = hits[: self.config.passages]
         rank_of = {h.chunk.order: h.rank for h in top}
-        words = set(tokenize(japanese_forms(question) if scored.language == "zh" else question))
-        words |= {term for term, _ in scored.expansions}
+        words = question_words(question, scored.language) | {term for term, _ in scored.expansions}
         quotes = []
         # A chunk's order is its position in the index.
         for u in np.flatnonzero(np.isin(self.index.unit_chunk, list(rank_of))):
@@ -96,10 +111,14 @@ class ExtractiveAnswerer:
         return quotes[0].cosine if quotes else 0.0
 
     def should_abstain(self, question: str, language: str, quotes: list[Quote], hits: list[Hit]) -> bool:
-        """Abstain when no quote is close enough, or when the question names a number or year
-        (2020年, 2030) that none of the retrieved passages mention: the report covers the topic
-        but not what was asked."""
+        """Abstain when no quote is close enough, when the question names a number or year
+        (2020年, 2030) that none of the retrieved passages mention (the report covers the topic
+        but not what was asked), or when what is left of the question once instructions to set
+        the report aside are cut out shares no word with the leading quote."""
         if not quotes or self.evidence_strength(quotes) < self.config.abstain_below.get(language, 0.0):
+            return True
+        rest = without_set_aside(question, language)
+        if rest != question and not question_words(rest, language) & set(tokenize(quotes[0].text)):
             return True
         passages = "\n".join(h.chunk.text for h in hits)
         return any(number not in passages for number in NUMBER_RE.findall(question))
@@ -124,6 +143,16 @@ class ExtractiveAnswerer:
             opening, closing = ("「", "」") if language == "ja" else ("“", "”")
             lines.append(f"- {opening}{quote.text}{closing}{suffix} [{n}]")
         return Answer(question, language, "\n".join(lines), False, tuple(citations), tuple(hits))
+
+
+def question_words(question: str, language: str) -> set[str]:
+    """The question's BM25 words; Chinese in Japanese character forms, so they meet the report's."""
+    return set(tokenize(japanese_forms(question) if language == "zh" else question))
+
+
+def without_set_aside(question: str, language: str) -> str:
+    """The question without its clauses telling the assistant to ignore the report or its instructions."""
+    return SET_ASIDE_RES[language].sub(" ", question).strip()
 
 
 def abstention_text(language: str, hits: list[Hit]) -> str:

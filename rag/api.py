@@ -25,7 +25,7 @@ from rag import security
 from rag.config import Settings, get_settings
 from rag.errors import IndexError_, InputError, RagError
 from rag.feedback import FEEDBACK_FILE, MAX_TEXT_CHARS, FeedbackStore
-from rag.lang import detect_language
+from rag.lang import INVALID_UNICODE, detect_language
 from rag.logs import log_request
 from rag.pipeline import Pipeline
 from rag.serialize import answer_json, citation_json, generation_json, search_result_json
@@ -39,6 +39,16 @@ MODEL_NAME = "report-rag"
 UNLIMITED_PREFIXES = ("/gradio_api/upload",)
 # A caller's own request id is echoed only if it cannot smuggle anything into a header or a log line.
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# Clearer words for the pydantic errors a client most often meets (the rest keep pydantic's message).
+VALIDATION_HINTS = {
+    "string_unicode": INVALID_UNICODE,
+    "extra_forbidden": "unknown field: remove it (see the schema at /docs)",
+    "empty": "send a JSON object (the request has none)",
+    "model_attributes_type": "send a JSON object",
+    "dict_type": "send a JSON object",
+}
+# What FastAPI raises when it cannot even decode the body.
+FASTAPI_BODY_ERROR = "There was an error parsing the body"
 QUOTE_CHARS = 60  # the full quote is already in the answer text; the Sources list only points at it
 
 
@@ -229,9 +239,15 @@ class ErrorResponse(BaseModel):
 
 
 # OpenAI-compatible models: only what clients read is declared; extra fields pass through.
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")  # image and audio parts carry other fields; only text is read
+    type: str
+    text: str | None = None
+
+
 class ChatMessage(BaseModel):
     role: str
-    content: str | list[dict[str, Any]] | None = None
+    content: str | list[ContentPart] | None = None
 
 
 class ChatRequest(BaseModel):
@@ -438,13 +454,13 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-def _message_text(content: str | list[dict[str, Any]] | None) -> str:
+def _message_text(content: str | list[ContentPart] | None) -> str:
     """OpenAI content may be a string or a list of parts; only text parts count."""
     if content is None:
         return ""
     if isinstance(content, str):
         return content
-    return " ".join(str(part.get("text", "")) for part in content if part.get("type") == "text")
+    return " ".join(part.text or "" for part in content if part.type == "text")
 
 
 def sources_text(answer: Answer) -> str:
@@ -511,11 +527,14 @@ def create_app(
             return error_response(request.url.path, 400, "malformed JSON body: send a valid JSON object", "bad_json")
         first = errors[0] if errors else {}
         where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        message = f"{where or 'body'}: {first.get('msg', 'invalid')}"
+        kind = "empty" if not where and first.get("type") == "missing" else first.get("type", "")
+        message = f"{where or 'body'}: {VALIDATION_HINTS.get(kind) or first.get('msg', 'invalid')}"
         return error_response(request.url.path, 422, message, "validation_error", param=where or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and exc.detail == FASTAPI_BODY_ERROR:  # bytes that are not UTF-8, say
+            return error_response(request.url.path, 400, "malformed JSON body: send UTF-8 encoded JSON", "bad_json")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         response = error_response(request.url.path, exc.status_code, str(exc.detail), code)
         response.headers.update(exc.headers or {})  # 405 keeps its Allow header

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from rag.config import REPO_ROOT, get_settings
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 
 app = typer.Typer(
     help="Grounded, cited Q&A over the report 中国AI産業の発展現状と将来展望.",
@@ -38,6 +38,10 @@ def _errors() -> Iterator[None]:
 def _run(fn: Callable[[], T]) -> T:
     with _errors():
         return fn()
+
+
+def _fail(error: RagError) -> None:
+    raise error
 
 
 def _emit(data: Any) -> None:
@@ -104,8 +108,11 @@ def search(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the passages that best match QUERY."""
+    from rag.retrieve import MODES
     from rag.serialize import search_result_json
 
+    if mode not in MODES:  # checked before the model loads; the retriever's ValueError is not a RagError
+        _run(lambda: _fail(InputError(f"unknown --mode {mode!r}: use one of {', '.join(MODES)}")))
     pipeline = _pipeline()
     result = _run(lambda: pipeline.search(query, k=k, mode=mode))
     if as_json:
@@ -204,6 +211,22 @@ def _indent(text: str) -> str:
 
 def run() -> None:  # pragma: no cover - console entry point
     try:
-        app()
+        sys.exit(main_command())
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def main_command(args: list[str] | None = None) -> int:
+    """Run the CLI and return its exit status. A usage error (a bad option value, a missing argument)
+    is one line like a RagError's, not click's usage box, and exits 2."""
+    try:
+        result = typer.main.get_command(app).main(args, prog_name="rag", standalone_mode=False)
+    except typer.Abort:
+        typer.secho("error: aborted", fg=typer.colors.RED, err=True)
+        return 1
+    except typer.TyperException as exc:  # click's UsageError and BadParameter, as typer vendors them
+        ctx = getattr(exc, "ctx", None)
+        where = f"rag {ctx.info_name} -h" if ctx is not None and ctx.parent is not None else "rag -h"
+        typer.secho(f"error: {exc.format_message()} (see `{where}`)", fg=typer.colors.RED, err=True)
+        return int(getattr(exc, "exit_code", 2))
+    return result if isinstance(result, int) else 0

@@ -4,40 +4,58 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
-from rag.errors import InputError, QuestionTooLong
+from rag.errors import DependencyError, InputError, QuestionTooLong
 
 LANGUAGES = ("ja", "en", "zh")
 
 KANA_RE = re.compile(r"[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
 HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
-# Characters that occur in written Chinese (simplified or traditional) but not in modern Japanese,
-# and Chinese function words; Japanese always carries kana, so these only break ties for kanji-only text.
-CHINESE_MARKERS = set(
-    # simplified forms
-    "们这吗么个说为对时进还过边让给见产业发关经济开专图际间问题机构实现应领导动络测术资龙车门东"
-    # traditional forms that modern Japanese writes differently
-    "們這嗎麼個說為對會沒還邊讓產發關經濟專圖與實應龍車門東"
-    # function words Japanese does not use
-    "吗呢吧哪啥谁么是了"
-)
-JAPANESE_ONLY_KANJI = set("産発関済図対経広労働検県駅円辺読売価値単歳楽様")
+SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+INVALID_UNICODE = "the text is not valid Unicode (a lone surrogate such as \\ud800): send it as UTF-8"
+# Chinese function words Japanese does not use, and traditional forms OpenCC's Japanese table leaves alone.
+# Japanese always carries kana, so these (and the character forms below) only break ties for kanji-only text.
+CHINESE_MARKERS = set("吗呢吧哪啥谁么是了们这个说为还边让给见們這嗎麼個說為會沒還邊讓與")
+
+
+@lru_cache(maxsize=1)
+def _converters() -> tuple[Any, Any, Any, Any]:
+    try:
+        import opencc
+    except ImportError as exc:  # pragma: no cover - a required dependency
+        raise DependencyError("opencc is missing: pip install opencc") from exc
+    return tuple(opencc.OpenCC(name) for name in ("s2t", "t2jp", "jp2t", "t2s"))  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=1 << 15)
+def _han_side(ch: str) -> int:
+    """+1 for a character only Chinese writes (报, 诗: simplified forms Japanese writes 報, 詩; 產: a traditional
+    form Japanese writes 産), -1 for one only Japanese writes (産, 発), 0 for shared ones (写, 国, 人).
+    Derived from OpenCC's tables, so it covers every character rather than a hand-picked few."""
+    s2t, t2jp, jp2t, t2s = _converters()
+    if ch in CHINESE_MARKERS or t2jp.convert(s2t.convert(ch)) != ch:
+        return 1
+    traditional = jp2t.convert(ch)
+    # 業 is traditional Chinese too, and 写 simplified Chinese too: only a form both differ from is Japanese.
+    return -1 if traditional != ch and t2s.convert(traditional) != ch else 0
 
 
 def detect_language(text: str) -> str:
-    """Return "ja", "zh" or "en". Any kana means Japanese; Han without kana is Chinese when it has
-    simplified forms or Chinese function words, else Japanese; otherwise Latin script means English."""
+    """Return "ja", "zh" or "en". Any kana means Japanese; Han without kana is Chinese when it has more
+    Chinese-only characters (forms or function words) than Japanese-only ones, else Japanese; otherwise
+    Latin script means English."""
     if KANA_RE.search(text):
         return "ja"
     han = HAN_RE.findall(text)
     latin = LATIN_RE.findall(text)
     # A Han character carries about a word, so it outweighs a few Latin letters.
     if han and len(han) * 3 >= len(latin):
-        zh_score = sum(ch in CHINESE_MARKERS for ch in han)
-        ja_score = sum(ch in JAPANESE_ONLY_KANJI for ch in han)
         # Kanji-only text with no telling character is read as the report's own language.
-        return "zh" if zh_score > ja_score else "ja"
+        return "zh" if sum(_han_side(ch) for ch in han) > 0 else "ja"
     return "en"
 
 
@@ -45,11 +63,7 @@ def clean_question(text: object, max_chars: int) -> str:
     """Normalize a question and reject what cannot be answered, with a message saying what to do."""
     if not isinstance(text, str):
         raise InputError("the question must be a string")
-    # Drop control and format characters (NUL, bidi marks, zero-width) and lone surrogates.
-    cleaned = "".join(
-        ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Co", "Cn")
-    )
-    cleaned = unicodedata.normalize("NFKC", cleaned).strip()
+    cleaned = unicodedata.normalize("NFKC", _visible(text)).strip()
     cleaned = re.sub(r"\s+", " ", cleaned)
     if not cleaned:
         raise InputError("the question is empty: type a question about the report")
@@ -58,3 +72,21 @@ def clean_question(text: object, max_chars: int) -> str:
     if not any(unicodedata.category(ch)[0] in "LN" for ch in cleaned):
         raise InputError("the question has no letters or digits: ask in words (Japanese, English or Chinese)")
     return cleaned
+
+
+def clean_history(history: Sequence[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Chat history with the same invisible characters dropped as from a question; its text reaches
+    the follow-up rewrite and the embedder, so a lone surrogate there is refused like in a question."""
+    return [
+        {**m, "content": _visible(content, "history: ")} if isinstance(content := m.get("content"), str) else m
+        for m in history or ()
+    ]
+
+
+def _visible(text: str, where: str = "") -> str:
+    if SURROGATE_RE.search(text):
+        # A lone UTF-16 half ("\ud800" in JSON, or undecodable bytes in a command-line argument) is not
+        # text; dropping it would answer a different question than the one asked.
+        raise InputError(where + INVALID_UNICODE)
+    # Control and format characters (NUL, bidi marks, zero-width) are invisible and carry no words.
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Co", "Cn"))

@@ -17,7 +17,7 @@ from rag.embed import Embedder, load_embedder
 from rag.followup import standalone_question
 from rag.generate import make_generator
 from rag.index import Index, build_index, identity, load_index
-from rag.lang import clean_question, detect_language
+from rag.lang import clean_history, clean_question, detect_language
 from rag.retrieve import RetrievalConfig, Retriever, Scored
 from rag.types import Answer, Hit
 
@@ -112,7 +112,7 @@ class Pipeline:
     ) -> tuple[str, str, Scored, list[Hit]]:
         question = clean_question(question, self.settings.max_question_chars)
         language = detect_language(question)
-        query = standalone_question(question, language, history, self.generator.rewrite)
+        query = standalone_question(question, language, clean_history(history), self.generator.rewrite)
         scored = self.retriever.score(query, language)
         return question, query, scored, self.retriever.hits(scored, k or self.settings.top_k)
 

@@ -16,17 +16,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
-import statistics
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # this checkout's rag, whichever one the virtualenv was installed from
+
+from rag import loadtest  # noqa: E402
+
 QUERIES = [
     "中国のAIコア産業の規模は？",
     "How many AI patents did China file?",
@@ -34,16 +37,6 @@ QUERIES = [
     "DeepSeekの出力価格",
     "What are the main challenges for China's AI industry?",
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(samples: list[float], q: float) -> float:
-    return round(statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1], 2)
 
 
 def start_server(port: int) -> tuple[subprocess.Popen[str], dict[str, float], float]:
@@ -108,53 +101,19 @@ def latency(base: str, rounds: int) -> dict[str, float]:
                 overhead.append(elapsed - response.json()["took_ms"])
     return {
         "requests": len(client_ms),
-        "engine_search_p50_ms": pct(engine, 50),
-        "engine_search_p90_ms": pct(engine, 90),
-        "http_search_p50_ms": pct(client_ms, 50),
-        "http_search_p90_ms": pct(client_ms, 90),
-        "http_minus_engine_p50_ms": round(pct(client_ms, 50) - pct(engine, 50), 2),
-        "api_overhead_p50_ms": pct(overhead, 50),
-        "api_overhead_p90_ms": pct(overhead, 90),
+        "engine_search_p50_ms": loadtest.percentile(engine, 50),
+        "engine_search_p90_ms": loadtest.percentile(engine, 90),
+        "http_search_p50_ms": loadtest.percentile(client_ms, 50),
+        "http_search_p90_ms": loadtest.percentile(client_ms, 90),
+        "http_minus_engine_p50_ms": round(loadtest.percentile(client_ms, 50) - loadtest.percentile(engine, 50), 2),
+        "api_overhead_p50_ms": loadtest.percentile(overhead, 50),
+        "api_overhead_p90_ms": loadtest.percentile(overhead, 90),
     }
 
 
-def throughput(base: str, clients: int, seconds: float) -> dict[str, float]:
-    counts = {"ok": 0, "errors": 0}
-    latencies: list[float] = []
-    lock = threading.Lock()
-    deadline = time.perf_counter() + seconds
-
-    def worker(i: int) -> None:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            n = i
-            while time.perf_counter() < deadline:
-                t = time.perf_counter()
-                try:
-                    ok = client.post("/api/search", json={"query": QUERIES[n % len(QUERIES)]}).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                with lock:
-                    counts["ok" if ok else "errors"] += 1
-                    latencies.append((time.perf_counter() - t) * 1000)
-                n += 1
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-    started = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    elapsed = time.perf_counter() - started
-    total = counts["ok"] + counts["errors"]
-    return {
-        "clients": clients,
-        "seconds": round(elapsed, 1),
-        "requests": total,
-        "errors": counts["errors"],
-        "requests_per_s": round(total / elapsed, 1),
-        "latency_p50_ms": pct(latencies, 50),
-        "latency_p99_ms": pct(latencies, 99),
-    }
+def throughput(base: str, clients: int, seconds: float) -> dict[str, Any]:
+    calls = [loadtest.Call("/api/search", {"query": q}) for q in QUERIES]
+    return loadtest.drive(base, calls, clients, seconds)
 
 
 def main() -> None:
@@ -166,7 +125,7 @@ def main() -> None:
     if not (REPO / "index" / "CURRENT").exists():
         sys.exit("no built index: run `rag build` first (this measures start-up over a built index)")
 
-    port = free_port()
+    port = loadtest.free_port()
     base = f"http://127.0.0.1:{port}"
     server, marks, started = start_server(port)
     try:

@@ -15,6 +15,10 @@ REPO = HERE.parent
 @pytest.fixture
 def sample_corpus(tmp_path: Path) -> Path:
     """A corpus folder holding the small sample report."""
+    return _sample_corpus(tmp_path)
+
+
+def _sample_corpus(tmp_path: Path) -> Path:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     shutil.copy(HERE / "sample_report.txt", corpus / "report.txt")
@@ -87,3 +91,21 @@ def llm_pipeline(fake_pipeline, llm_server):  # type: ignore[no-untyped-def]
         return Pipeline(settings, fake_pipeline.report, fake_pipeline.embedder, fake_pipeline.index)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """`rag serve` (API only) in a real subprocess on 127.0.0.1 over the sample report with the hash
+    embedder, shared by the tests that need a real server: yields (base URL, server pid)."""
+    from rag import loadtest
+
+    tmp = tmp_path_factory.mktemp("served")
+    env = {
+        "RAG_CORPUS_DIR": str(_sample_corpus(tmp)),
+        "RAG_INDEX_DIR": str(tmp / "index"),
+        "RAG_DATA_DIR": str(tmp / "data"),
+        "RAG_EMBED_MODEL": "hash",
+        "RAG_MAX_QUESTION_CHARS": "1000",
+    }
+    with loadtest.server(env=env, ready_within=60, log=tmp / "server.log") as base_pid:
+        yield base_pid
