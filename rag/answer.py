@@ -15,6 +15,8 @@ from rag.types import Answer, Citation, Hit
 
 NON_ANSWER_PREFIXES = (FIGURE_MARK, "資料)")
 NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+# "第1章", "chapter 2", "第3节" point into the report's structure; they are not figures to look for.
+STRUCTURE_RE = re.compile(r"第\s*\d+\s*[章節节]|\bchapters?\s*\d+|\bsections?\s*\d+(?:-\d+)?", re.IGNORECASE)
 # An instruction to set the report or earlier instructions aside ("ignore the report", "忽略报告", "レポートは
 # 無視して") asks nothing of the report, yet its words ("report", "instructions") meet it. Such a clause is cut
 # out by its verb in the imperative: first in its clause in English and Chinese, a request form in Japanese
@@ -112,7 +114,7 @@ class ExtractiveAnswerer:
 
     def should_abstain(self, question: str, language: str, quotes: list[Quote], hits: list[Hit]) -> bool:
         """Abstain when no quote is close enough, when the question names a number or year
-        (2020年, 2030) that none of the retrieved passages mention (the report covers the topic
+        (2020年, 2030) that none of the quoted passages mention (the report covers the topic
         but not what was asked), or when what is left of the question once instructions to set
         the report aside are cut out shares no word with the leading quote."""
         if not quotes or self.evidence_strength(quotes) < self.config.abstain_below.get(language, 0.0):
@@ -120,16 +122,23 @@ class ExtractiveAnswerer:
         rest = without_set_aside(question, language)
         if rest != question and not question_words(rest, language) & set(tokenize(quotes[0].text)):
             return True
-        passages = "\n".join(h.chunk.text for h in hits)
-        return any(number not in passages for number in NUMBER_RE.findall(question))
+        # Only the sections the answer would quote from count: a year somewhere else in the top
+        # five (2020 as a robot-density baseline) says nothing about the quoted figures.
+        sections = {self.index.chunks[q.chunk_pos].section_id for q in self.chosen(quotes)}
+        passages = "\n".join(c.text for c in self.index.chunks if c.section_id in sections)
+        return any(number not in passages for number in NUMBER_RE.findall(STRUCTURE_RE.sub(" ", question)))
+
+    def chosen(self, quotes: list[Quote]) -> list[Quote]:
+        """The quotes an answer uses: the best one and those within the margin of it."""
+        best = quotes[0].score
+        return [q for q in quotes if q.score >= best - self.config.quote_margin][: self.config.max_quotes]
 
     def answer(self, question: str, scored: Scored, hits: list[Hit]) -> Answer:
         language = scored.language
         quotes = self.candidate_quotes(question, scored, hits)
         if self.should_abstain(question, language, quotes, hits):
             return Answer(question, language, abstention_text(language, hits), True, (), tuple(hits))
-        best = quotes[0].score
-        chosen = [q for q in quotes if q.score >= best - self.config.quote_margin][: self.config.max_quotes]
+        chosen = self.chosen(quotes)
         citations = []
         lines = [MESSAGES[language]["intro"]]
         for n, quote in enumerate(chosen, start=1):
