@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 ONNX_FILE = "onnx/model.onnx"  # where sentence-transformers' own ONNX backend keeps it too
 OPSET = 17
+# Bumped when the exported file changes, so provisioned folders re-export once.
+# 2: the word-embedding table (250k x 384, 4/5 of the weights) is stored as float16.
+EXPORT_FORMAT = 2
 MIN_COSINE = 0.9999
 _INPUTS = ("input_ids", "attention_mask")
 
@@ -81,6 +84,36 @@ def export(model: SentenceTransformer, dest: Path) -> None:
             opset_version=OPSET,
             dynamo=False,
         )
+    halve_embedding_tables(dest)
+
+
+def halve_embedding_tables(path: Path) -> None:
+    """Store every table looked up by token id as float16, cast back to float32 after the lookup.
+
+    The word-embedding table is ~380 MB of the ~470 MB model; in float16 a serving process holds
+    ~185 MB less and loading peaks ~365 MB lower, while looked-up rows change by float16 rounding
+    only (vectors agree with torch well above MIN_COSINE, checked at export).
+    """
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(path))
+    tables = {i.name: i for i in model.graph.initializer}
+    nodes = list(model.graph.node)
+    for position, node in reversed(list(enumerate(nodes))):
+        if node.op_type != "Gather" or node.input[1] != "input_ids" or node.input[0] not in tables:
+            continue
+        table = tables[node.input[0]]
+        if table.data_type != TensorProto.FLOAT:
+            continue
+        halved = numpy_helper.from_array(numpy_helper.to_array(table).astype(np.float16), table.name)
+        table.CopyFrom(halved)
+        looked_up = node.output[0]
+        node.output[0] = f"{looked_up}_float16"
+        cast = helper.make_node("Cast", [node.output[0]], [looked_up], to=TensorProto.FLOAT, name=f"{node.name}_cast")
+        model.graph.node.insert(position + 1, cast)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
 
 
 def _session(path: Path, threads: int) -> Any:

@@ -778,7 +778,7 @@ def provision_default_model(cache_dir: Path, force: bool = False, *, tokenizer_w
     if not force and target.exists():
         try:
             prov = verify_model_folder(target)
-            if ONNX_FILE in prov["files"] or not onnx_backend.available():
+            if _onnx_current(prov) or not onnx_backend.available():
                 log.debug("%s is already provisioned", target)
                 return target
         except ModelError as err:
@@ -830,6 +830,11 @@ def _build_folder(cache_dir: Path, target: Path, tokenizer_wheel: Path | None) -
     log.info("provisioned %s in %.1fs", target, time.perf_counter() - t0)
 
 
+def _onnx_current(prov: dict[str, Any]) -> bool:
+    """The folder holds an ONNX export in the current format (older ones are exported again)."""
+    return ONNX_FILE in prov["files"] and prov.get("onnx", {}).get("format") == onnx_backend.EXPORT_FORMAT
+
+
 def _add_onnx_export(folder: Path) -> None:
     """Export the transformer to ONNX inside a provisioned folder and list it in its provenance.
 
@@ -837,7 +842,7 @@ def _add_onnx_export(folder: Path) -> None:
     being rebuilt. Refuses (ModelError) an export that disagrees with sentence-transformers.
     """
     prov = verify_model_folder(folder)
-    if ONNX_FILE in prov["files"]:
+    if _onnx_current(prov):
         return
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as hf_logging
@@ -866,6 +871,8 @@ def _add_onnx_export(folder: Path) -> None:
     prov["onnx"] = {
         "file": ONNX_FILE,
         "opset": onnx_backend.OPSET,
+        "format": onnx_backend.EXPORT_FORMAT,
+        "word_embeddings": "float16",
         "min_cosine_vs_torch": round(cosine, 7),
         "threshold": onnx_backend.MIN_COSINE,
         "onnxruntime": _dist_version("onnxruntime"),

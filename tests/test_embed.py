@@ -122,6 +122,25 @@ def test_provision_writes_a_verified_folder(model_cache: Path) -> None:
 
 
 @pytest.mark.integration
+def test_onnx_export_stores_the_word_table_in_float16(model_cache: Path) -> None:
+    import onnx
+    from onnx import TensorProto
+
+    model = onnx.load(str(model_cache / DEFAULT_MODEL / ONNX_FILE))
+    tables = {i.name: i for i in model.graph.initializer}
+    lookups = [n for n in model.graph.node if n.op_type == "Gather" and n.input[1] == "input_ids"]
+    assert lookups and all(tables[n.input[0]].data_type == TensorProto.FLOAT16 for n in lookups)
+    # Each lookup is cast back to float32 before the rest of the graph reads it.
+    casts = {n.input[0]: n for n in model.graph.node if n.op_type == "Cast"}
+    assert all(casts[n.output[0]].attribute[0].i == TensorProto.FLOAT for n in lookups)
+    assert all(
+        t.data_type == TensorProto.FLOAT
+        for name, t in tables.items()
+        if name not in {n.input[0] for n in lookups} and len(t.dims) == 2
+    )
+
+
+@pytest.mark.integration
 def test_provision_is_idempotent(model_cache: Path) -> None:
     folder = model_cache / DEFAULT_MODEL
     before = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
