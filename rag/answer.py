@@ -119,6 +119,10 @@ class ExtractiveAnswerer:
         the report aside are cut out shares no word with the leading quote."""
         if not quotes or self.evidence_strength(quotes) < self.config.abstain_below.get(language, 0.0):
             return True
+        return self.abstains_by_rule(question, language, quotes)
+
+    def abstains_by_rule(self, question: str, language: str, quotes: list[Quote]) -> bool:
+        """The rules of ``should_abstain`` that do not depend on a threshold (``quotes`` not empty)."""
         rest = without_set_aside(question, language)
         if rest != question and not question_words(rest, language) & set(tokenize(quotes[0].text)):
             return True

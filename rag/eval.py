@@ -273,14 +273,22 @@ def run_evaluation(
     return report
 
 
+RULED_OUT = -1.0  # below every cosine
+
+
 def _pipeline_search(pipeline: Pipeline, mode: str) -> SearchFn:
     return lambda q: [h.chunk.text for h in pipeline.search(q, k=10, mode=mode).hits]
 
 
 def _strength(pipeline: Pipeline, question: str) -> float:
+    """Evidence strength for calibration; below any threshold when a rule (a number the quoted sections
+    lack, an instruction to ignore the report) abstains anyway, so those abstentions use the budget too."""
     scored = pipeline.retriever.score(question)
     hits = pipeline.retriever.hits(scored, pipeline.settings.top_k)
-    return pipeline.answerer.evidence_strength(pipeline.answerer.candidate_quotes(question, scored, hits))
+    quotes = pipeline.answerer.candidate_quotes(question, scored, hits)
+    if quotes and pipeline.answerer.abstains_by_rule(question, scored.language, quotes):
+        return RULED_OUT
+    return pipeline.answerer.evidence_strength(quotes)
 
 
 def fit_thresholds(questions: Sequence[Question], strengths: Sequence[float]) -> dict[str, Any]:

@@ -5,7 +5,9 @@ import pytest
 
 from rag.errors import InputError
 from rag.eval import (
+    RULED_OUT,
     Question,
+    _strength,
     calibrate_threshold,
     is_relevant,
     load_questions,
@@ -67,3 +69,9 @@ def test_run_evaluation_compares_modes(fake_pipeline, tmp_path: Path) -> None:  
     assert set(report["retrieval"]) == {"bm25", "full"}
     assert report["retrieval"]["full"]["ja"]["n"] == 1
     assert 0 <= report["answers"]["all"]["key_facts"] <= 1
+
+
+def test_rule_abstentions_count_against_the_calibration_budget(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+    # A year the report never mentions abstains whatever the threshold: calibration must see it as refused.
+    assert _strength(fake_pipeline, "1999年のロボット政策の目標は？") == RULED_OUT
+    assert _strength(fake_pipeline, "ロボット政策の目標は？") > RULED_OUT
