@@ -9,7 +9,8 @@ import numpy as np
 
 from rag.chunking import FIGURE_MARK
 from rag.index import Index
-from rag.lexical import japanese_forms, tokenize
+from rag.lang import japanese_forms
+from rag.lexical import tokenize
 from rag.retrieve import Scored
 from rag.types import Answer, Citation, Hit
 

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rag import security
 from rag.config import Settings, get_settings
 from rag.errors import IndexError_, InputError, RagError
-from rag.feedback import FEEDBACK_FILE, MAX_TEXT_CHARS, FeedbackStore
+from rag.feedback import FEEDBACK_FILE, MAX_TEXT_CHARS, FeedbackStore, open_store
 from rag.lang import INVALID_UNICODE, detect_language
 from rag.logs import log_request
 from rag.pipeline import Pipeline
@@ -62,7 +62,6 @@ class AppState:
         self._failed = False
         self._lock = threading.Lock()
         self.feedback_path = feedback_path
-        self._feedback: FeedbackStore | None = None
 
     @property
     def pipeline(self) -> Pipeline:
@@ -89,11 +88,7 @@ class AppState:
     def feedback(self) -> FeedbackStore:
         """The ratings store: at ``feedback_path`` (the server's, usable while the index loads), else in
         the live pipeline's data folder."""
-        path = self.feedback_path or self.pipeline.settings.data_dir / FEEDBACK_FILE
-        with self._lock:
-            if self._feedback is None or self._feedback.path != path:
-                self._feedback = FeedbackStore(path)
-            return self._feedback
+        return open_store(self.feedback_path or self.pipeline.settings.data_dir / FEEDBACK_FILE)
 
 
 # Request and response models: the contract other tools (and the schema fuzzer) rely on.

@@ -40,10 +40,6 @@ def _run(fn: Callable[[], T]) -> T:
         return fn()
 
 
-def _fail(error: RagError) -> None:
-    raise error
-
-
 def _emit(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -112,7 +108,8 @@ def search(
     from rag.serialize import search_result_json
 
     if mode not in MODES:  # checked before the model loads; the retriever's ValueError is not a RagError
-        _run(lambda: _fail(InputError(f"unknown --mode {mode!r}: use one of {', '.join(MODES)}")))
+        with _errors():
+            raise InputError(f"unknown --mode {mode!r}: use one of {', '.join(MODES)}")
     pipeline = _pipeline()
     result = _run(lambda: pipeline.search(query, k=k, mode=mode))
     if as_json:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.embed import Embedder
-from rag.lexical import LATIN_STOPWORDS, japanese_forms, tokenize
+from rag.lang import japanese_forms
+from rag.lexical import LATIN_STOPWORDS, tokenize
 
 ENGLISH_WORD_RE = re.compile(r"[a-z][a-z\-]+")
 HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]{2,}")

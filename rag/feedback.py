@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -121,3 +122,9 @@ def _plain(citation: Any) -> Any:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+@lru_cache(maxsize=8)
+def open_store(path: Path) -> FeedbackStore:
+    """The store at ``path``, set up once per process and shared by the chat UI and the API."""
+    return FeedbackStore(path)

@@ -22,13 +22,20 @@ INVALID_UNICODE = "the text is not valid Unicode (a lone surrogate such as \\ud8
 CHINESE_MARKERS = set("吗呢吧哪啥谁么是了们这个说为还边让给见們這嗎麼個說為會沒還邊讓與")
 
 
-@lru_cache(maxsize=1)
-def _converters() -> tuple[Any, Any, Any, Any]:
+@lru_cache(maxsize=8)
+def opencc_converter(table: str) -> Any:
+    """OpenCC's converter for ``table`` ("s2t", "t2jp", ...), loaded once per process."""
     try:
         import opencc
     except ImportError as exc:  # pragma: no cover - a required dependency
         raise DependencyError("opencc is missing: pip install opencc") from exc
-    return tuple(opencc.OpenCC(name) for name in ("s2t", "t2jp", "jp2t", "t2s"))  # type: ignore[return-value]
+    return opencc.OpenCC(table)
+
+
+def japanese_forms(text: str) -> str:
+    """Rewrite Chinese characters in their Japanese forms (产业 → 産業, 专利 → 専利), so a Chinese
+    question shares words with the Japanese report. Simplified → traditional → Japanese shinjitai."""
+    return str(opencc_converter("t2jp").convert(opencc_converter("s2t").convert(text)))
 
 
 @lru_cache(maxsize=1 << 15)
@@ -36,12 +43,11 @@ def _han_side(ch: str) -> int:
     """+1 for a character only Chinese writes (报, 诗: simplified forms Japanese writes 報, 詩; 產: a traditional
     form Japanese writes 産), -1 for one only Japanese writes (産, 発), 0 for shared ones (写, 国, 人).
     Derived from OpenCC's tables, so it covers every character rather than a hand-picked few."""
-    s2t, t2jp, jp2t, t2s = _converters()
-    if ch in CHINESE_MARKERS or t2jp.convert(s2t.convert(ch)) != ch:
+    if ch in CHINESE_MARKERS or japanese_forms(ch) != ch:
         return 1
-    traditional = jp2t.convert(ch)
+    traditional = opencc_converter("jp2t").convert(ch)
     # 業 is traditional Chinese too, and 写 simplified Chinese too: only a form both differ from is Japanese.
-    return -1 if traditional != ch and t2s.convert(traditional) != ch else 0
+    return -1 if traditional != ch and opencc_converter("t2s").convert(traditional) != ch else 0
 
 
 def detect_language(text: str) -> str:

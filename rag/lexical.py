@@ -101,22 +101,6 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-@lru_cache(maxsize=1)
-def _opencc() -> tuple[Any, Any]:
-    try:
-        import opencc
-    except ImportError as exc:  # pragma: no cover - a required dependency
-        raise DependencyError("opencc is missing: pip install opencc") from exc
-    return opencc.OpenCC("s2t"), opencc.OpenCC("t2jp")
-
-
-def japanese_forms(text: str) -> str:
-    """Rewrite Chinese characters in their Japanese forms (产业 → 産業, 专利 → 専利), so a Chinese
-    question shares words with the Japanese report. Simplified → traditional → Japanese shinjitai."""
-    to_traditional, to_japanese = _opencc()
-    return str(to_japanese.convert(to_traditional.convert(text)))
-
-
 class LexicalIndex:
     """BM25 (bm25s) over pre-tokenized passages; scores every passage for a query."""
 

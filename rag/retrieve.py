@@ -9,8 +9,7 @@ import numpy as np
 from rag.crosslingual import TermTranslator
 from rag.embed import Embedder
 from rag.index import Index
-from rag.lang import detect_language
-from rag.lexical import japanese_forms
+from rag.lang import detect_language, japanese_forms
 from rag.types import Hit
 
 MODES = ("dense", "bm25", "hybrid", "full")

@@ -97,15 +97,11 @@ def llm_pipeline(fake_pipeline, llm_server):  # type: ignore[no-untyped-def]
 def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """`rag serve` (API only) in a real subprocess on 127.0.0.1 over the sample report with the hash
     embedder, shared by the tests that need a real server: yields (base URL, server pid)."""
+    from serve_process import hash_settings
+
     from rag import loadtest
 
     tmp = tmp_path_factory.mktemp("served")
-    env = {
-        "RAG_CORPUS_DIR": str(_sample_corpus(tmp)),
-        "RAG_INDEX_DIR": str(tmp / "index"),
-        "RAG_DATA_DIR": str(tmp / "data"),
-        "RAG_EMBED_MODEL": "hash",
-        "RAG_MAX_QUESTION_CHARS": "1000",
-    }
+    env = hash_settings(_sample_corpus(tmp), tmp) | {"RAG_MAX_QUESTION_CHARS": "1000"}
     with loadtest.server(env=env, ready_within=60, log=tmp / "server.log") as base_pid:
         yield base_pid

@@ -4,7 +4,6 @@ beside it: for tests that need a real server to rebuild under, break files behin
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+
+from rag.loadtest import free_port, stop
 
 REPO = Path(__file__).resolve().parent.parent
 SERVE = """
@@ -24,23 +25,20 @@ serve(get_settings(), host="127.0.0.1", port=int(sys.argv[1]), with_ui=False)
 RAG = "from rag.cli import run; run()"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def hash_settings(corpus: Path, root: Path) -> dict[str, str]:
+    """RAG_* settings for ``corpus`` with the hash embedder, index and data under ``root``."""
+    return {
+        "RAG_CORPUS_DIR": str(corpus),
+        "RAG_INDEX_DIR": str(root / "index"),
+        "RAG_DATA_DIR": str(root / "data"),
+        "RAG_EMBED_MODEL": "hash",
+    }
 
 
 def rag_env(corpus: Path, root: Path, **extra: str) -> dict[str, str]:
     """Settings for a server and `rag` commands over ``corpus``, with index and data under ``root``;
     the index is looked at every 0.1 s so tests wait little for a swap."""
-    return os.environ | {
-        "RAG_CORPUS_DIR": str(corpus),
-        "RAG_INDEX_DIR": str(root / "index"),
-        "RAG_DATA_DIR": str(root / "data"),
-        "RAG_EMBED_MODEL": "hash",
-        "RAG_INDEX_CHECK_S": "0.1",
-        **extra,
-    }
+    return os.environ | hash_settings(corpus, root) | {"RAG_INDEX_CHECK_S": "0.1", **extra}
 
 
 def rag(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -84,10 +82,5 @@ def serving(env: dict[str, str], log: Path) -> Iterator[Served]:
             assert banner.startswith("report-rag serving on"), f"server did not start: {log.read_text()}"
             yield Served(proc, f"http://127.0.0.1:{port}")
         finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop(proc, timeout=30)
             proc.communicate()

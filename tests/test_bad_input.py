@@ -129,14 +129,10 @@ def test_invisible_characters_are_dropped_not_refused(served, text: str, cleaned
 @pytest.fixture(scope="module")
 def cli_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     from conftest import _sample_corpus
+    from serve_process import hash_settings
 
     tmp = tmp_path_factory.mktemp("cli")
-    env = {
-        "RAG_CORPUS_DIR": str(_sample_corpus(tmp)),
-        "RAG_INDEX_DIR": str(tmp / "index"),
-        "RAG_DATA_DIR": str(tmp / "data"),
-        "RAG_EMBED_MODEL": "hash",
-    }
+    env = hash_settings(_sample_corpus(tmp), tmp)
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)

@@ -284,18 +284,18 @@ serve(get_settings(), host="127.0.0.1", port=int(sys.argv[1]), with_ui=False)
 @pytest.fixture
 def keyed_server(sample_corpus: Path, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     """`serve` in a child process with two keys and a tiny rate limit (4 at once, then 1 a minute)."""
-    from test_server import _free_port
+    from serve_process import free_port, hash_settings
 
-    port = _free_port()
-    env = os.environ | {
-        "RAG_CORPUS_DIR": str(sample_corpus),
-        "RAG_INDEX_DIR": str(tmp_path / "index"),
-        "RAG_DATA_DIR": str(tmp_path / "data"),
-        "RAG_EMBED_MODEL": "hash",
-        "RAG_API_KEYS": f"{KEY},{OTHER}",
-        "RAG_RATE_LIMIT_PER_MINUTE": "1",
-        "RAG_RATE_LIMIT_BURST": "4",
-    }
+    port = free_port()
+    env = (
+        os.environ
+        | hash_settings(sample_corpus, tmp_path)
+        | {
+            "RAG_API_KEYS": f"{KEY},{OTHER}",
+            "RAG_RATE_LIMIT_PER_MINUTE": "1",
+            "RAG_RATE_LIMIT_BURST": "4",
+        }
+    )
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVE, str(port)],
         cwd=REPO,

@@ -7,14 +7,14 @@ import json
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
 from rag.errors import InputError, RagError
-from rag.feedback import FEEDBACK_FILE, FeedbackStore
+from rag.feedback import FEEDBACK_FILE, open_store
 from rag.serialize import citation_json
 from rag.types import Answer
 from ui import render
@@ -232,7 +232,7 @@ def on_like(get_pipeline: PipelineGetter, turns: Turns, data: gr.LikeData) -> No
     turn = turns.get(data.index) if isinstance(data.index, int) else None
     if vote is None or turn is None:  # a vote taken back, or a message that is not an answer
         return
-    store = _store(_pipeline(get_pipeline).settings.data_dir / FEEDBACK_FILE)
+    store = open_store(_pipeline(get_pipeline).settings.data_dir / FEEDBACK_FILE)
     try:
         store.add(turn["question"], turn["answer"], turn["citations"], turn["language"], vote)
     except RagError as exc:
@@ -399,8 +399,3 @@ def _pipeline(get: PipelineGetter) -> Pipeline:
         raise gr.Error(str(exc)) from exc
     except Exception as exc:  # the server's state raises while the index is (re)loading
         raise gr.Error(f"The index is not ready yet ({exc}); try again in a moment.") from exc
-
-
-@lru_cache(maxsize=4)
-def _store(path: Path) -> FeedbackStore:
-    return FeedbackStore(path)
