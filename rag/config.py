@@ -13,6 +13,9 @@ from rag.errors import ConfigError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MODEL = "multilingual-e5-small"
+FEEDBACK_FILE = "feedback.sqlite3"  # in RAG_DATA_DIR
+CALIBRATION_FILE = "calibration.json"  # in RAG_CORPUS_DIR, beside the report it was fitted on
+QUESTIONS_FILE = "questions.jsonl"  # in RAG_CORPUS_DIR
 
 
 class Settings(BaseSettings):
@@ -59,6 +62,22 @@ class Settings(BaseSettings):
     # `rag serve` looks at index/CURRENT and the live build's files this often (seconds) and swaps a
     # rebuilt index in without a restart; 0 turns watching off.
     index_check_s: Annotated[float, Field(ge=0)] = 2.0
+
+    # Paths composed from the folders above, so every caller finds the same file.
+    @property
+    def feedback_file(self) -> Path:
+        """The ratings store (SQLite) written by the chat UI and POST /api/feedback."""
+        return self.data_dir / FEEDBACK_FILE
+
+    @property
+    def calibration_file(self) -> Path:
+        """Abstention thresholds per embedding model, fitted by `rag eval --calibrate` on this corpus."""
+        return self.corpus_dir / CALIBRATION_FILE
+
+    @property
+    def questions_file(self) -> Path:
+        """The evaluation question set of this corpus."""
+        return self.corpus_dir / QUESTIONS_FILE
 
 
 @lru_cache(maxsize=1)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rag.errors import CorpusError
@@ -24,6 +25,7 @@ BULLET_RE = re.compile(r"^(?:-\s*)?(?:👉|・)\s*")
 SENTENCE_END = ("。", "．", "！", "？", "!", "?")
 MAX_CAPTION_CHARS = 100
 MAX_HEADER_CELL = 40
+METADATA_FILE = "metadata.json"
 
 
 @dataclass(frozen=True)
@@ -44,15 +46,43 @@ class Report:
 
 def load_report(corpus_dir: Path) -> Report:
     """Read ``metadata.json`` and the report file it names, and parse it."""
-    meta_path = corpus_dir / "metadata.json"
+    metadata = load_metadata(corpus_dir)
+    report_path = corpus_dir / metadata.get("file", "report.txt")
+    return parse_report_file(report_path, metadata)
+
+
+def load_metadata(corpus_dir: Path) -> dict[str, str]:
+    """The corpus's ``metadata.json``: the report's file name, title, author and date."""
+    meta_path = corpus_dir / METADATA_FILE
     if not meta_path.is_file():
         raise CorpusError(f"no corpus metadata at {meta_path}: set RAG_CORPUS_DIR to the corpus folder")
     try:
-        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+        metadata: dict[str, str] = json.loads(meta_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CorpusError(f"{meta_path} is not valid UTF-8 JSON ({exc}): fix or restore it") from exc
-    report_path = corpus_dir / metadata.get("file", "report.txt")
-    return parse_report_file(report_path, metadata)
+    return metadata
+
+
+def report_title(corpus_dir: Path, default: str = "one report") -> str:
+    """The report's title for page titles and API docs; ``default`` when the corpus cannot be read
+    (a server still starts, and says what is wrong once it loads the index)."""
+    try:
+        return load_metadata(corpus_dir).get("title") or default
+    except CorpusError:
+        return default
+
+
+def report_label(metadata: Mapping[str, str]) -> str:
+    """The report as a reference names it: 邵 永裕「中国AI産業の発展現状と将来展望」(2026.1.30)."""
+    title = metadata.get("title")
+    if not title:
+        return "the report"
+    label = f"{metadata.get('author', '')}「{title}」"
+    if date := metadata.get("date", ""):
+        parts = date.split("-")
+        # ISO dates are written the report's way, without leading zeros.
+        label += f"({'.'.join(str(int(p)) for p in parts)})" if all(p.isdigit() for p in parts) else f"({date})"
+    return label
 
 
 def parse_report_file(path: Path, metadata: dict[str, str] | None = None) -> Report:
@@ -209,16 +239,7 @@ def parse_blocks(lines: list[str]) -> tuple[Block, ...]:
                 # A source after a figure or table that had none: attach it there.
                 for k in range(len(blocks) - 1, -1, -1):
                     if blocks[k].kind in ("figure", "table") and not blocks[k].source:
-                        b = blocks[k]
-                        blocks[k] = Block(
-                            kind=b.kind,
-                            text=b.text,
-                            heading_path=b.heading_path,
-                            caption=b.caption,
-                            header=b.header,
-                            rows=b.rows,
-                            source=source,
-                        )
+                        blocks[k] = replace(blocks[k], source=source)
                         break
                 else:
                     blocks.append(Block(kind="paragraph", text=source, heading_path=path()))

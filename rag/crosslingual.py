@@ -12,18 +12,15 @@ import itertools
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from rag.embed import Embedder
-from rag.lang import japanese_forms
+from rag.lang import HAN_RUN_RE, HAN_WORD_RE, japanese_forms
 from rag.lexical import LATIN_STOPWORDS, tokenize
 
 ENGLISH_WORD_RE = re.compile(r"[a-z][a-z\-]+")
-HAN_RUN_RE = re.compile(r"[\u4e00-\u9fff]{2,}")
-HAN_WORD_RE = re.compile(r"[\u4e00-\u9fff]+")
 # Characters of Chinese question and function words (什么, 哪个, 为什么, 多少, 的, 是 ...).
 CHINESE_FUNCTION_CHARS = frozenset("什么哪个为怎如何多少些的是了在有和与把被从对吗呢吧")
 # Question words that name no topic; matched against the vocabulary they only add noise.
@@ -39,12 +36,6 @@ class TranslationConfig:
     min_similarity: float = 0.88
     max_source_terms: int = 16
     cache_size: int = 4096
-
-
-def vocabulary(token_lists: Sequence[Sequence[str]]) -> list[str]:
-    """The report's Japanese content words: BM25 tokens that are not Latin names or Han bigrams."""
-    terms = {t for tokens in token_lists for t in tokens if not t.startswith("~") and not t.isascii() and len(t) >= 2}
-    return sorted(terms)
 
 
 def source_terms(question: str, language: str) -> list[str]:

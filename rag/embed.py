@@ -5,20 +5,19 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-import os
 import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from rag import onnx_backend
-from rag.config import DEFAULT_MODEL
+from rag.config import DEFAULT_MODEL, Settings
 from rag.errors import ModelError
-from rag.onnx_backend import ONNX_FILE
-from rag.provision import sha256_file, st_embedding_dim, verify_model_folder
+from rag.model import onnx
+from rag.model.onnx import ONNX_FILE, usable_cpus
+from rag.model.provenance import PROVISION_HINT, sha256_file, verify_model_folder
 
 if TYPE_CHECKING:  # the real import costs seconds: done lazily in SentenceTransformerEmbedder
     from sentence_transformers import SentenceTransformer
@@ -30,12 +29,11 @@ BATCH_SIZE = 32  # questions and their words: short, so one forward pass for all
 # and batches of 32 peaked at 2.1 GB while building the index, batches of 4 at 1.46 GB, no slower.
 PASSAGE_BATCH_SIZE = 4
 HASH_MODEL_NAME = "hash"
-NOT_PROVISIONED = "embedding model not provisioned: run `make setup` (or `python -m rag.provision`)"
+NOT_PROVISIONED = f"embedding model not provisioned: {PROVISION_HINT}"
 # Files whose bytes are the model's parameters (what weights_hash identifies).
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 
-@runtime_checkable
 class Embedder(Protocol):
     """Turns texts into float32, L2-normalised vectors of shape (n, dim)."""
 
@@ -100,20 +98,13 @@ def folder_weights_hash(folder: Path) -> str:
 # ------------------------------------------------------------- sentence-transformers
 
 
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))  # respects taskset/cpusets, unlike cpu_count()
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 @functools.cache
 def _configure_torch() -> None:
     import torch
 
     # One intra-op thread per usable CPU (2 on the target machine): torch's default counts
     # physical cores, which can be fewer; more threads than CPUs only adds contention.
-    torch.set_num_threads(max(1, _usable_cpus()))
+    torch.set_num_threads(max(1, usable_cpus()))
 
 
 def _resolve_model_folder(name: str) -> Path:
@@ -134,8 +125,15 @@ def _resolve_model_folder(name: str) -> Path:
             log.debug("no local snapshot of %s: %s", repo_id, err)
     raise ModelError(
         f"embedding model {name!r} is not available offline (no such folder, not in the Hugging Face cache): "
-        f"use a local model folder or the default {DEFAULT_MODEL!r} (`make setup`)"
+        f"use a local model folder or the default {DEFAULT_MODEL!r} (`rag provision`)"
     )
+
+
+def st_embedding_dim(model: Any) -> int | None:
+    """Output size of a SentenceTransformer (the method was renamed in sentence-transformers 6)."""
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    dim = getter()
+    return int(dim) if dim is not None else None
 
 
 @dataclass(frozen=True)
@@ -188,7 +186,7 @@ class SentenceTransformerEmbedder:
                 "check the folder or re-provision it"
             ) from err
         if backend == "onnx":
-            onnx_backend.attach(self._model, folder / ONNX_FILE, threads=_usable_cpus())
+            onnx.attach(self._model, folder / ONNX_FILE, threads=usable_cpus())
         elif backend != "torch":
             raise ModelError(f"unknown embedding backend {backend!r}: use auto, onnx or torch")
         self.backend = backend
@@ -296,6 +294,17 @@ class HashEmbedder:
 # ------------------------------------------------------------------------ factory
 
 
+def embedder_from(settings: Settings) -> Embedder:
+    """The embedder the settings name (RAG_EMBED_MODEL, RAG_MODEL_CACHE, the prompts and RAG_EMBED_BACKEND)."""
+    return load_embedder(
+        settings.embed_model,
+        settings.model_cache,
+        settings.query_prompt,
+        settings.passage_prompt,
+        settings.embed_backend,
+    )
+
+
 def load_embedder(
     name: str,
     cache_dir: Path,
@@ -319,7 +328,7 @@ def load_embedder(
         except ModelError as err:
             log.warning("default embedding model at %s is unusable: %s", folder, err)
             raise ModelError(NOT_PROVISIONED) from err
-        exported = ONNX_FILE in provenance["files"] and onnx_backend.available()
+        exported = ONNX_FILE in provenance["files"] and onnx.available()
         if backend == "onnx" and not exported:
             raise ModelError(f"{folder} has no checked ONNX export: run `rag provision` (or RAG_EMBED_BACKEND=torch)")
         # verify_model_folder just hashed every file: reuse those hashes instead of rehashing.

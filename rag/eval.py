@@ -16,13 +16,14 @@ import numpy as np
 
 from rag.errors import InputError
 from rag.lang import LANGUAGES
+from rag.retrieve import MODES as RETRIEVAL_MODES
 from rag.types import Answer
 
 if TYPE_CHECKING:
     from rag.pipeline import Pipeline
 
 KS = tuple(range(1, 11))
-MODES = ("baseline", "bm25", "dense", "hybrid", "full")
+MODES = ("baseline", *RETRIEVAL_MODES)  # the baseline: fixed 500-character windows, dense retrieval only
 NAIVE_CHUNK_CHARS = 500
 
 
@@ -264,12 +265,14 @@ def run_evaluation(
             search = _pipeline_search(pipeline, mode)
             report["retrieval"][mode] = evaluate_retrieval(questions, search, passages)
     strengths = [_strength(pipeline, q.question) for q in questions]
+    answering = pipeline
     if calibrate:
         report["calibration"] = fit_thresholds(questions, strengths)
-        pipeline.answerer.config.abstain_below.update(report["calibration"]["thresholds"])
-    answers = [pipeline.ask(q.question) for q in questions]
+        # A pipeline of its own answers with the fitted thresholds: the caller's is left as it was.
+        answering = pipeline.with_thresholds(report["calibration"]["thresholds"])
+    answers = [answering.ask(q.question) for q in questions]
     report["answers"] = answer_metrics(questions, answers, {c.id: c.text for c in chunks})
-    report["thresholds"] = dict(pipeline.answerer.config.abstain_below)
+    report["thresholds"] = dict(answering.answerer.config.abstain_below)
     return report
 
 

@@ -16,7 +16,6 @@ from rag.serialize import citation_json
 from rag.types import Citation
 
 VOTES = ("up", "down")
-FEEDBACK_FILE = "feedback.sqlite3"  # in RAG_DATA_DIR
 MAX_TEXT_CHARS = 20_000  # a rating is a question and one answer, not a document
 
 _SCHEMA = """

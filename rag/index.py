@@ -21,12 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import ChunkingConfig, chunk_sections, passage_units
+from rag.chunking import ChunkingConfig, chunk_sections, indexed_text, passage_units, unit_indexed_text
 from rag.corpus import Report
-from rag.crosslingual import vocabulary
 from rag.embed import Embedder
 from rag.errors import IndexError_
-from rag.lexical import LexicalIndex, tokenize
+from rag.lexical import LexicalIndex, tokenize, vocabulary
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,7 @@ def identity(report: Report, embedder: Embedder, config: ChunkingConfig) -> dict
     """What an index must have been built from to be valid for this corpus, model and chunking."""
     # The passages as embedded: a change in how they are cut or labelled makes the index stale
     # even when the report, the model and the size settings are the same.
-    passages = "\x1e".join(c.indexed_text for c in chunk_sections(report.sections, config))
+    passages = "\x1e".join(indexed_text(c) for c in chunk_sections(report.sections, config))
     return {
         "format_version": FORMAT_VERSION,
         "corpus_sha256": report.sha256,
@@ -145,7 +144,7 @@ def build_index(
 
     started = time.perf_counter()
     chunks = chunk_sections(report.sections, config)
-    texts = [c.indexed_text for c in chunks]
+    texts = [indexed_text(c) for c in chunks]
     units = [(i, unit) for i, chunk in enumerate(chunks) for unit in passage_units(chunk)]
     unit_inputs = [unit_indexed_text(chunks[i], unit) for i, unit in units]
     vectors = embedder.encode_passages(texts + unit_inputs, show_progress=show_progress)
@@ -298,16 +297,6 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         terms=terms,
         term_vectors=term_vectors,
     )
-
-
-def unit_indexed_text(chunk: Chunk, unit: str) -> str:
-    """A quotable piece with the context it needs to be understood alone: section and
-    sub-headings, and for a table row its caption and header."""
-    lines = [chunk.context]
-    if chunk.kind == "table":
-        caption = chunk.text.split("\n", 1)[0]
-        lines += [line for line in (caption, chunk.table_header) if line and line != unit]
-    return "\n".join([*lines, unit])
 
 
 def _chunk_from_json(data: dict[str, Any]) -> Chunk:

@@ -1,4 +1,4 @@
-"""Tell Japanese, Chinese and English apart by script, and validate question text."""
+"""Scripts and shared text patterns: tell Japanese, Chinese and English apart, and validate question text."""
 
 from __future__ import annotations
 
@@ -13,13 +13,33 @@ from rag.errors import DependencyError, InputError, QuestionTooLong
 LANGUAGES = ("ja", "en", "zh")
 
 KANA_RE = re.compile(r"[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
-HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Han characters: the unified ideographs, extension A and the compatibility block.
+HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN_RE = re.compile(f"[{HAN}]")
+HAN_WORD_RE = re.compile(f"[{HAN}]+")
+HAN_RUN_RE = re.compile(f"[{HAN}]{{2,}}")  # two or more: where Han character pairs can be cut
 LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
 SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 INVALID_UNICODE = "the text is not valid Unicode (a lone surrogate such as \\ud800): send it as UTF-8"
 # Chinese function words Japanese does not use, and traditional forms OpenCC's Japanese table leaves alone.
 # Japanese always carries kana, so these (and the character forms below) only break ties for kanji-only text.
 CHINESE_MARKERS = set("吗呢吧哪啥谁么是了们这个说为还边让给见們這嗎麼個說為會沒還邊讓與")
+
+
+# A figure as a question names it (2027, 1.2): digits with an optional decimal part.
+DIGITS_RE = re.compile(r"\d+(?:\.\d+)?")
+# A figure as an answer may write it: thousands commas and an optional scale word (1,091, 1.2兆, 109.1 billion).
+SCALES = {
+    "万": 1e4,
+    "億": 1e8,
+    "亿": 1e8,
+    "兆": 1e12,
+    "thousand": 1e3,
+    "million": 1e6,
+    "billion": 1e9,
+    "trillion": 1e12,
+}
+SCALED_NUMBER_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(" + "|".join(SCALES) + ")?", re.IGNORECASE)
 
 
 @lru_cache(maxsize=8)

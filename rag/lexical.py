@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 
 from rag.errors import DependencyError
+from rag.lang import HAN_RUN_RE
 
 # Part-of-speech classes that carry no topic: particles, auxiliaries, symbols, blanks.
 SKIP_POS = {"助詞", "助動詞", "補助記号", "空白", "記号"}
 # Model and benchmark names: GPT-4.5, DeepSeek-R1, o4-mini, MMLU, 1.2兆 stays with Sudachi.
 LATIN_TOKEN_RE = re.compile(r"[a-z][a-z0-9]*(?:[-.][a-z0-9]+)*|\d+(?:\.\d+)?%?")
-HAN_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{2,}")
 LATIN_STOPWORDS = frozenset(
     [
         "a",
@@ -127,3 +127,9 @@ class LexicalIndex:
         for term, weight in extra_terms:
             total += weight * np.asarray(self._bm25.get_scores([term]), dtype=np.float32)
         return total
+
+
+def vocabulary(token_lists: Sequence[Sequence[str]]) -> list[str]:
+    """The report's Japanese content words: BM25 tokens that are not Latin names or Han bigrams."""
+    terms = {t for tokens in token_lists for t in tokens if not t.startswith("~") and not t.isascii() and len(t) >= 2}
+    return sorted(terms)

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from rag.answer import AnswerConfig, ExtractiveAnswerer
 from rag.calibration import load_thresholds
 from rag.chunking import ChunkingConfig
 from rag.config import Settings, get_settings
-from rag.corpus import Report, load_report
-from rag.embed import Embedder, load_embedder
+from rag.corpus import Report, load_report, report_label
+from rag.embed import Embedder, embedder_from
 from rag.followup import standalone_question
-from rag.generate import make_generator
 from rag.index import Index, build_index, identity, load_index
 from rag.lang import clean_history, clean_question, detect_language
+from rag.llm.generate import make_generator
 from rag.retrieve import RetrievalConfig, Retriever, Scored
 from rag.types import Answer, Hit
 
@@ -49,8 +51,9 @@ class Pipeline:
         self.embedder = embedder
         self.index = index
         self.retriever = Retriever(index, embedder, retrieval)
-        self.answerer = ExtractiveAnswerer(index, answering or default_answer_config(embedder.model_id))
-        self.generator = make_generator(settings, self.answerer)
+        answering = answering or default_answer_config(embedder.model_id, settings.calibration_file)
+        self.answerer = ExtractiveAnswerer(index, answering)
+        self.generator = make_generator(settings, self.answerer, report_label(report.metadata))
 
     @classmethod
     def load(
@@ -64,13 +67,7 @@ class Pipeline:
         """Load corpus, model and index; with ``build`` first (re)build the index if it is stale."""
         settings = settings or get_settings()
         report = load_report(settings.corpus_dir)
-        embedder = embedder or load_embedder(
-            settings.embed_model,
-            settings.model_cache,
-            settings.query_prompt,
-            settings.passage_prompt,
-            settings.embed_backend,
-        )
+        embedder = embedder or embedder_from(settings)
         expected = identity(report, embedder, ChunkingConfig())
         if build:
             build_index(report, embedder, settings.index_dir, show_progress=show_progress)
@@ -82,14 +79,14 @@ class Pipeline:
         query = clean_question(query, self.settings.max_question_chars)
         language = detect_language(query)
         hits = self.retriever.search(query, k or self.settings.top_k, language, mode)
-        return SearchResult(query, language, tuple(hits), _ms_since(started))
+        return SearchResult(query, language, tuple(hits), ms_since(started))
 
     def ask(self, question: str, k: int | None = None, history: Sequence[dict[str, Any]] | None = None) -> Answer:
         """Answer a question; with chat ``history`` a short follow-up is read with the previous question."""
         started = time.perf_counter()
         question, query, scored, hits = self._retrieve(question, k, history)
         answer = self.generator.answer(query, scored, hits)
-        return replace(answer, question=question, query=query, took_ms=_ms_since(started))
+        return replace(answer, question=question, query=query, took_ms=ms_since(started))
 
     def ask_stream(
         self, question: str, k: int | None = None, history: Sequence[dict[str, Any]] | None = None
@@ -102,7 +99,7 @@ class Pipeline:
         def events() -> Iterator[str | Answer]:
             for event in self.generator.stream(query, scored, hits):
                 if isinstance(event, Answer):
-                    event = replace(event, question=question, query=query, took_ms=_ms_since(started))
+                    event = replace(event, question=question, query=query, took_ms=ms_since(started))
                 yield event
 
         return events()
@@ -119,15 +116,27 @@ class Pipeline:
     def summary(self) -> dict[str, Any]:
         return self.index.summary()
 
+    def with_thresholds(self, thresholds: Mapping[str, float]) -> Pipeline:
+        """This pipeline abstaining below ``thresholds`` (per question language) instead. Retrieval is
+        shared, its cache of word vectors too, so answers are retrieved exactly as by this pipeline."""
+        config = self.answerer.config
+        other = copy.copy(self)
+        other.answerer = ExtractiveAnswerer(
+            self.index, replace(config, abstain_below={**config.abstain_below, **thresholds})
+        )
+        other.generator = make_generator(self.settings, other.answerer, report_label(self.report.metadata))
+        return other
 
-def default_answer_config(model_id: str) -> AnswerConfig:
+
+def default_answer_config(model_id: str, calibration_file: Path) -> AnswerConfig:
     """Answer settings with the abstention thresholds calibrated for this model, if any."""
-    thresholds = load_thresholds(model_id)
+    thresholds = load_thresholds(model_id, calibration_file)
     if thresholds is None:
         log.warning("no abstention calibration for model %s: run `rag eval --calibrate`", model_id)
         return AnswerConfig()
     return AnswerConfig(abstain_below=thresholds)
 
 
-def _ms_since(started: float) -> float:
+def ms_since(started: float) -> float:
+    """Milliseconds since ``started`` (a ``time.perf_counter()`` reading), to two decimals."""
     return round((time.perf_counter() - started) * 1000, 2)

@@ -8,11 +8,13 @@ import numpy as np
 
 from rag.crosslingual import TermTranslator
 from rag.embed import Embedder
+from rag.errors import InputError
 from rag.index import Index
 from rag.lang import detect_language, japanese_forms
 from rag.types import Hit
 
-MODES = ("dense", "bm25", "hybrid", "full")
+# From the simplest to the whole pipeline; `rag eval` puts its fixed-window baseline before them.
+MODES = ("bm25", "dense", "hybrid", "full")
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Retriever:
         words mapped to the report's Japanese words for BM25."""
         mode = mode or self.config.mode
         if mode not in MODES:
-            raise ValueError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
+            raise InputError(f"unknown retrieval mode {mode!r}: use one of {', '.join(MODES)}")
         language = language or detect_language(query)
         full = mode == "full"
         # 产业 → 産業: the Japanese forms meet the report's own characters in both retrievers.

@@ -51,22 +51,9 @@ class Chunk:
         return " > ".join(p for p in parts if p)
 
     @property
-    def indexed_text(self) -> str:
-        # The section title travels with the passage: it gives short or tabular
-        # passages the topic words that cross-lingual questions match on.
-        return f"{self.context}{section_aliases(self.section_id)}\n{self.text}"
-
-
-def section_aliases(section_id: str) -> str:
-    """How people name a chapter summary in the three languages ("chapter 2 summary", 第2章总结),
-    so questions that point at the report's structure find it."""
-    chapter = section_id.removesuffix("のまとめ")
-    if chapter == section_id or not chapter.isdigit():
-        return ""
-    aliases = f" (第{chapter}章のまとめ / Chapter {chapter} summary / 第{chapter}章总结"
-    if chapter == "5":
-        aliases += " / 結語 conclusion 结语"
-    return aliases + ")"
+    def table_caption(self) -> str:
+        """A table passage's first line: its caption (its header row when it has none); empty for other kinds."""
+        return self.text.split("\n", 1)[0] if self.kind == "table" else ""
 
 
 @dataclass(frozen=True)

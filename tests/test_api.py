@@ -7,7 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.api import MAX_BODY_BYTES, AppState, create_app
+from rag.pipeline import Pipeline
+from rag.serve.app import create_app
+from rag.serve.middleware import MAX_BODY_BYTES
+from rag.serve.state import AppState
 
 Q = "ロボット政策の2027年の目標は？"
 JSON = {"content-type": "application/json"}
@@ -15,17 +18,17 @@ SECTION_RE = re.compile(r"^\d+-\d+$|^\d+のまとめ$")  # "2-1", "4のまとめ
 
 
 @pytest.fixture
-def client(fake_pipeline) -> TestClient:  # type: ignore[no-untyped-def]
+def client(fake_pipeline) -> TestClient:
     return TestClient(create_app(AppState(fake_pipeline), with_ui=False))
 
 
-def test_healthz_reports_the_index(client: TestClient, fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_reports_the_index(client: TestClient, fake_pipeline) -> None:
     body = client.get("/healthz").json()
     assert body == {"status": "ok", "index": fake_pipeline.summary()}
     assert body["index"]["chunks"] > 0
 
 
-def test_not_ready_is_503_everywhere_until_swapped(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_not_ready_is_503_everywhere_until_swapped(fake_pipeline) -> None:
     state = AppState(reason="loading")
     client = TestClient(create_app(state, with_ui=False))
     health = client.get("/healthz")
@@ -49,7 +52,17 @@ def test_search_shape(client: TestClient) -> None:
     assert len(body["hits"]) == 2 and body["took_ms"] > 0
     hit = body["hits"][0]
     assert {"rank", "chunk_id", "section", "title", "text", "score"} <= set(hit)
-    assert hit["rank"] == 1 and hit["section"] == "1-1" and hit["score"] >= body["hits"][1]["score"]
+    assert hit["rank"] == 1 and hit["section"] == "1-1" and [h["rank"] for h in body["hits"]] == [1, 2]
+
+
+def test_top_k_setting_is_the_default_k(fake_pipeline: Pipeline) -> None:
+    settings = fake_pipeline.settings.model_copy(update={"top_k": 3})
+    pipeline = Pipeline(settings, fake_pipeline.report, fake_pipeline.embedder, fake_pipeline.index)
+    client = TestClient(create_app(AppState(pipeline), with_ui=False))
+    assert len(client.post("/api/search", json={"query": Q}).json()["hits"]) == 3
+    assert len(client.post("/api/ask", json={"question": Q}).json()["hits"]) == 3
+    assert len(client.post("/api/search", json={"query": Q, "k": 1}).json()["hits"]) == 1
+    assert len(client.post("/api/search", json={"query": Q, "k": None}).json()["hits"]) == 3
 
 
 @pytest.mark.parametrize(("query", "language"), [("robot policy", "en"), ("机器人政策的目标是什么", "zh")])
@@ -67,7 +80,7 @@ def test_ask_shape_and_citations(client: TestClient) -> None:
     assert {c["chunk_id"] for c in body["citations"]} <= {h["chunk_id"] for h in body["hits"]}
 
 
-def test_ask_passes_history_to_the_pipeline(client: TestClient, fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_ask_passes_history_to_the_pipeline(client: TestClient, fake_pipeline) -> None:
     history = [{"role": "user", "content": "DeepSeekとGPT-4.5"}]
     body = client.post("/api/ask", json={"question": "価格差は？", "history": history}).json()
     with_history = [h.chunk.id for h in fake_pipeline.ask("価格差は？", history=history).hits]
@@ -92,7 +105,7 @@ def test_ask_passes_history_to_the_pipeline(client: TestClient, fake_pipeline) -
         ({"question": "あ" * 2000}, 413),
     ],
 )
-def test_ask_errors(client: TestClient, payload: dict, status: int) -> None:  # type: ignore[type-arg]
+def test_ask_errors(client: TestClient, payload: dict, status: int) -> None:
     response = client.post("/api/ask", json=payload)
     assert response.status_code == status
     error = response.json()["error"]
@@ -122,7 +135,7 @@ def test_malformed_json_unknown_route_and_wrong_method(client: TestClient) -> No
         assert wrong.status_code == 405 and wrong.headers["allow"] == allow and wrong.json()["error"]["message"]
 
 
-def test_errors_stay_json_with_the_ui_mounted(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_errors_stay_json_with_the_ui_mounted(fake_pipeline) -> None:
     # Gradio, mounted at "/", would otherwise answer whatever our routes leave.
     client = TestClient(create_app(AppState(fake_pipeline)))
     assert client.get("/").headers["content-type"].startswith("text/html")
@@ -204,7 +217,7 @@ def test_chat_reads_the_last_user_message_with_content_parts(client: TestClient)
         ({"messages": [{"role": "user", "content": Q}], "stream": "yes"}, "stream"),
     ],
 )
-def test_chat_errors_use_openais_shape(client: TestClient, payload: dict, param: str | None) -> None:  # type: ignore[type-arg]
+def test_chat_errors_use_openais_shape(client: TestClient, payload: dict, param: str | None) -> None:
     response = client.post("/v1/chat/completions", json=payload)
     assert response.status_code == 422
     error = response.json()["error"]
@@ -244,7 +257,7 @@ def test_openapi_documents_the_contract(client: TestClient) -> None:
 
 
 @pytest.mark.integration
-def test_real_answers_through_the_api(real_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_real_answers_through_the_api(real_pipeline) -> None:
     client = TestClient(create_app(AppState(real_pipeline), with_ui=False))
     ja = client.post("/api/ask", json={"question": "中国のAIコア産業の規模は2025年にどのくらいですか？"}).json()
     assert ja["language"] == "ja" and not ja["abstained"] and "2-1" in [c["section"] for c in ja["citations"]]
@@ -300,7 +313,7 @@ def llm_client(pipeline: Any) -> TestClient:
     return TestClient(create_app(AppState(pipeline), with_ui=False))
 
 
-def test_ask_with_an_llm_reports_removed_sentences(llm_pipeline, llm_server) -> None:  # type: ignore[no-untyped-def]
+def test_ask_with_an_llm_reports_removed_sentences(llm_pipeline, llm_server) -> None:
     from openai_server import Reply
 
     llm_server.default = Reply("政策は5カ年計画に連動している[3]。予算は900億元だ[3]。")
@@ -310,14 +323,17 @@ def test_ask_with_an_llm_reports_removed_sentences(llm_pipeline, llm_server) -> 
     assert body["removed_sentences"] == [
         {"text": "予算は900億元だ[3]。", "reason": "number 900 is not in the passages it cites"}
     ]
-    assert [c["n"] for c in body["citations"]] == [3] and body["citations"][0]["section"] == "1のまとめ"
+    # The LLM cited the third passage it was given: the third hit.
+    assert [c["n"] for c in body["citations"]] == [3]
+    assert body["citations"][0]["chunk_id"] == body["hits"][2]["chunk_id"]
 
 
-def test_chat_stream_with_an_llm_carries_verified_citations_in_the_last_chunk(llm_pipeline, llm_server) -> None:  # type: ignore[no-untyped-def]
+def test_chat_stream_with_an_llm_carries_verified_citations_in_the_last_chunk(llm_pipeline, llm_server) -> None:
     from openai_server import Reply
 
     llm_server.default = Reply("政策は5カ年計画に連動している[3]。参考は[8]にある。")
     client = llm_client(llm_pipeline())
+    third = client.post("/api/search", json={"query": Q}).json()["hits"][2]  # the passage the LLM cites as [3]
     payload = {"messages": [{"role": "user", "content": Q}], "stream": True}
     with client.stream("POST", "/v1/chat/completions", json=payload) as response:
         events = [data for _, data in sse(response)]
@@ -325,14 +341,17 @@ def test_chat_stream_with_an_llm_carries_verified_citations_in_the_last_chunk(ll
     chunks = events[:-1]
     content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert (
-        content.startswith("政策は5カ年計画に連動している[3]。\n\nSources:\n[3] 【1のまとめ】") and "[8]" not in content
+        content.startswith(
+            f"政策は5カ年計画に連動している[3]。\n\nSources:\n[3] 【{third['section']}】{third['title']}"
+        )
+        and "[8]" not in content
     )
     last = chunks[-1]
     assert last["choices"][0]["finish_reason"] == "stop" and [c["n"] for c in last["citations"]] == [3]
     assert last["generator"] == "llm" and last["removed_sentences"][0]["reason"].startswith("cites [8]")
 
 
-def test_chat_with_a_failing_llm_falls_back_and_says_why(llm_pipeline, llm_server, client: TestClient) -> None:  # type: ignore[no-untyped-def]
+def test_chat_with_a_failing_llm_falls_back_and_says_why(llm_pipeline, llm_server, client: TestClient) -> None:
     from openai_server import Reply
 
     llm_server.default = Reply(status=503, text="overloaded")

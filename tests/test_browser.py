@@ -14,9 +14,10 @@ from urllib.parse import urlsplit
 import pytest
 import uvicorn
 
-from rag.api import AppState, create_app
 from rag.feedback import FeedbackStore
 from rag.pipeline import Pipeline
+from rag.serve.app import create_app
+from rag.serve.state import AppState
 from rag.types import Answer
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -138,13 +139,18 @@ def test_chat_in_a_real_browser(
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.rstrip("/"))
     requests: list[str] = []
     bodies: list[str] = []
-    context.on("request", lambda r: (requests.append(r.url), bodies.append(r.post_data or "")))
+
+    def sent(request: Any) -> None:
+        requests.append(request.url)
+        bodies.append(request.post_data or "")
+
+    context.on("request", sent)
     page = context.new_page()
     page.on("websocket", lambda ws: requests.append(ws.url))
     started = time.perf_counter()
     page.goto(server)
     page.wait_for_selector("#rr-question textarea", timeout=TIMEOUT_MS)
-    assert page.title() == "中国AI産業レポート Q&A — report-rag"
+    assert page.title() == "中国AI産業の発展現状と将来展望 Q&A — report-rag"  # the title in corpus/metadata.json
     assert page.get_by_role("button", name=EN).count() == 1  # the example questions are there to click
 
     ja_answer = real_pipeline.ask(JA)

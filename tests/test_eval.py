@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from rag.eval import (
     RULED_OUT,
     Question,
     _strength,
+    answer_metrics,
     calibrate_threshold,
     is_relevant,
     load_questions,
@@ -15,6 +17,8 @@ from rag.eval import (
     ranking_metrics,
     run_evaluation,
 )
+from rag.pipeline import Pipeline
+from rag.types import Answer, Citation
 
 
 def test_ranking_metrics_by_hand() -> None:
@@ -52,7 +56,7 @@ def test_bad_question_file_names_the_line(tmp_path: Path) -> None:
         load_questions(path)
 
 
-def test_run_evaluation_compares_modes(fake_pipeline, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_run_evaluation_compares_modes(fake_pipeline: Pipeline) -> None:
     questions = [
         Question(
             "j1",
@@ -66,12 +70,61 @@ def test_run_evaluation_compares_modes(fake_pipeline, tmp_path: Path) -> None:  
         Question("u1", "ja", "日本の天気は？", False),
     ]
     report = run_evaluation(fake_pipeline, questions, modes=("bm25", "full"))
-    assert set(report["retrieval"]) == {"bm25", "full"}
-    assert report["retrieval"]["full"]["ja"]["n"] == 1
-    assert 0 <= report["answers"]["all"]["key_facts"] <= 1
+    assert list(report["retrieval"]) == ["bm25", "full"]
+    assert report["retrieval"]["full"]["ja"]["n"] == 1 and report["retrieval"]["full"]["en"]["n"] == 0
+    # The one answerable question is answered from its table row, which holds the key fact.
+    answer = fake_pipeline.ask(questions[0].question)
+    assert not answer.abstained and "2027年" in answer.text
+    assert report["answers"]["ja"]["key_facts"] == 1.0 and report["answers"]["ja"]["answerable"] == 1
+    assert report["answers"]["ja"]["unanswerable"] == 1
+    assert report["thresholds"] == fake_pipeline.answerer.config.abstain_below
 
 
-def test_rule_abstentions_count_against_the_calibration_budget(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_answer_metrics_on_a_fixed_set() -> None:
+    q = [
+        Question("a", "ja", "?", True, key_facts=("490万社",)),
+        Question("b", "ja", "?", True, key_facts=("1.2兆元", "2025年")),
+        Question("c", "ja", "?", True, key_facts=("100倍",)),
+        Question("d", "en", "?", False),
+        Question("e", "en", "?", False),
+    ]
+    cite = Citation(1, "p1", "2-1", "規模", "490万社に達した")
+    answers = [
+        _answer("…490万社に達した [1]", (cite,)),  # key fact present, valid citation
+        _answer("…1.2兆元 [1]", (replace(cite, quote="not in the passage"),)),  # one fact missing, bad citation
+        _answer("申し訳ありませんが…", (), abstained=True),  # wrongly refused
+        _answer("The report does not cover this question.", (), abstained=True),  # rightly refused
+        _answer("…490万社 [1]", (cite,)),  # answered an unanswerable one
+    ]
+    m = answer_metrics(q, answers, {"p1": "AI関連企業の登録件数は490万社に達した。"})
+    assert m["ja"]["key_facts"] == pytest.approx(1 / 3) and m["ja"]["wrong_abstention"] == pytest.approx(1 / 3)
+    assert m["ja"]["valid_citations"] == 0.5  # of the two answered: one quote is not in its passage
+    assert m["en"]["abstention_recall"] == 0.5 and m["all"]["abstention_precision"] == 0.5
+    assert (m["all"]["answerable"], m["all"]["unanswerable"]) == (3, 2)
+
+
+def test_calibration_answers_with_its_own_pipeline(fake_pipeline: Pipeline) -> None:
+    questions = [
+        Question("j", "ja", "ロボット政策の2027年の目標は？", True),
+        Question("u", "ja", "日本の天気は？", False),
+    ]
+    before = dict(fake_pipeline.answerer.config.abstain_below)
+    report = run_evaluation(fake_pipeline, questions, modes=("bm25",), calibrate=True)
+    assert fake_pipeline.answerer.config.abstain_below == before  # the caller's pipeline is left alone
+    fitted = report["calibration"]["thresholds"]
+    assert report["thresholds"] == {**before, **fitted} and fitted["ja"] > before["ja"]
+    calibrated = fake_pipeline.with_thresholds(fitted)
+    assert (
+        calibrated.retriever is fake_pipeline.retriever
+        and calibrated.answerer.config.abstain_below["ja"] == fitted["ja"]
+    )
+
+
+def _answer(text: str, citations: tuple[Citation, ...], abstained: bool = False) -> Answer:
+    return Answer("?", "ja", text, abstained, citations, ())
+
+
+def test_rule_abstentions_count_against_the_calibration_budget(fake_pipeline) -> None:
     # A year the report never mentions abstains whatever the threshold: calibration must see it as refused.
     assert _strength(fake_pipeline, "1999年のロボット政策の目標は？") == RULED_OUT
     assert _strength(fake_pipeline, "ロボット政策の目標は？") > RULED_OUT

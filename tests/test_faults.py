@@ -13,14 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 from serve_process import rag, rag_env, serving
 
-from rag.api import AppState, create_app
 from rag.chunking import ChunkingConfig
 from rag.config import Settings
 from rag.corpus import load_report
 from rag.embed import HashEmbedder
 from rag.errors import IndexError_
 from rag.index import POINTER, build_index, current_build, identity, load_index
-from rag.reload import IndexWatcher
+from rag.serve.app import create_app
+from rag.serve.state import AppState
+from rag.serve.watch import IndexWatcher
 
 Q = "ロボット政策の2027年の目標は？"
 FORCE = re.escape("run `rag build --force`")

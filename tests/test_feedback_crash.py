@@ -17,8 +17,9 @@ import pytest
 from fastapi.testclient import TestClient
 from serve_process import rag_env, serving
 
-from rag.api import AppState, create_app
-from rag.feedback import FEEDBACK_FILE
+from rag.config import FEEDBACK_FILE
+from rag.serve.app import create_app
+from rag.serve.state import AppState
 
 CITATION = {"n": 1, "chunk_id": "abc123", "section": "1-1", "title": "ロボット政策の展開", "quote": "2027年までに…"}
 RATING = {

@@ -8,7 +8,7 @@ import pytest
 from openai_server import Reply, ScriptedLLM
 
 from rag.answer import abstention_text
-from rag.errors import LLMError
+from rag.errors import ConfigError
 from rag.pipeline import Pipeline
 from rag.types import Answer
 
@@ -35,13 +35,14 @@ def good(body: dict[str, Any]) -> Reply:
 def stream(pipeline: Pipeline, question: str, **kwargs: Any) -> tuple[str, Answer]:
     events = list(pipeline.ask_stream(question, **kwargs))
     final = events[-1]
-    assert isinstance(final, Answer) and all(isinstance(e, str) for e in events[:-1])
-    return "".join(events[:-1]), final
+    texts = [e for e in events[:-1] if isinstance(e, str)]
+    assert isinstance(final, Answer) and len(texts) == len(events) - 1
+    return "".join(texts), final
 
 
 def test_prompt_numbers_the_passages_with_sections_and_asks_for_the_language(
     llm_pipeline, llm_server: ScriptedLLM
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     llm_server.reply(good)
     answer = llm_pipeline().ask(Q)
     system, user = llm_server.requests[0]["messages"]
@@ -54,7 +55,7 @@ def test_prompt_numbers_the_passages_with_sections_and_asks_for_the_language(
     )
 
 
-def test_good_answer_keeps_its_citations(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_good_answer_keeps_its_citations(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:
     llm_server.reply(good)
     answer = llm_pipeline().ask(Q)
     expected = good(llm_server.requests[0]).text
@@ -67,7 +68,7 @@ def test_good_answer_keeps_its_citations(llm_pipeline, llm_server: ScriptedLLM, 
     assert fake_pipeline.ask(Q).generator == "extractive"  # unset base URL: the extractive answer as before
 
 
-def test_streamed_answer_is_the_verified_text_and_ends_with_citations(llm_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+def test_streamed_answer_is_the_verified_text_and_ends_with_citations(llm_pipeline, llm_server: ScriptedLLM) -> None:
     llm_server.reply(good)
     text, final = stream(llm_pipeline(), Q)
     assert llm_server.requests[0]["stream"] is True
@@ -75,7 +76,7 @@ def test_streamed_answer_is_the_verified_text_and_ends_with_citations(llm_pipeli
     assert final.generator == "llm" and len(final.citations) == 2
 
 
-def test_sentence_citing_a_passage_not_given_is_removed(llm_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+def test_sentence_citing_a_passage_not_given_is_removed(llm_pipeline, llm_server: ScriptedLLM) -> None:
     def reply(body: dict[str, Any]) -> Reply:
         return Reply(good(body).text + "中国は2026年にも政策を出した[9]。")
 
@@ -87,7 +88,7 @@ def test_sentence_citing_a_passage_not_given_is_removed(llm_pipeline, llm_server
     assert "[9]" not in text and "[9]" not in answer.text and 9 not in [c.n for c in answer.citations]
 
 
-def test_invented_number_is_removed_and_never_streamed(llm_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+def test_invented_number_is_removed_and_never_streamed(llm_pipeline, llm_server: ScriptedLLM) -> None:
     def reply(body: dict[str, Any]) -> Reply:
         n = passage_with(body, "2027年")
         return Reply(f"目標は2030年までに世界一になることだ[{n}]。" + good(body).text)
@@ -100,14 +101,14 @@ def test_invented_number_is_removed_and_never_streamed(llm_pipeline, llm_server:
 
 def test_nothing_verified_falls_back_to_the_extractive_answer(
     llm_pipeline, llm_server: ScriptedLLM, fake_pipeline
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     llm_server.reply(Reply("目標は2030年だ[1]。予算は5000億元である[2]。"))
     answer = llm_pipeline().ask(Q)
     assert answer.generator == "extractive" and answer.fallback == "unverified" and len(answer.removed) == 2
     assert answer.text == fake_pipeline.ask(Q).text and answer.citations
 
 
-def test_answer_in_the_wrong_language_falls_back(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_answer_in_the_wrong_language_falls_back(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:
     def reply(body: dict[str, Any]) -> Reply:
         n = passage_with(body, "2027年")
         return Reply(f"The humanoid robot guidance aims for the world's advanced level by 2027 [{n}].")
@@ -119,7 +120,7 @@ def test_answer_in_the_wrong_language_falls_back(llm_pipeline, llm_server: Scrip
     assert answer.removed[0].reason == "not written in ja"
 
 
-def test_slow_llm_falls_back_within_the_timeout(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_slow_llm_falls_back_within_the_timeout(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:
     llm_server.default = Reply("遅すぎる回答。", delay=5)
     pipeline = llm_pipeline(llm_timeout=0.6)
     started = time.monotonic()
@@ -131,7 +132,7 @@ def test_slow_llm_falls_back_within_the_timeout(llm_pipeline, llm_server: Script
 
 def test_failing_llm_falls_back_after_retries(
     llm_pipeline, llm_server: ScriptedLLM, caplog: pytest.LogCaptureFixture
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     llm_server.default = Reply(status=500, text="model crashed")
     answer = llm_pipeline(llm_retries=2).ask(Q)
     assert answer.fallback == "llm_http_500" and answer.generator == "extractive" and not answer.abstained
@@ -139,7 +140,7 @@ def test_failing_llm_falls_back_after_retries(
     assert any("llm_http_500" in r.getMessage() and "model crashed" in r.getMessage() for r in caplog.records)
 
 
-def test_failure_mid_stream_keeps_what_was_verified(llm_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+def test_failure_mid_stream_keeps_what_was_verified(llm_pipeline, llm_server: ScriptedLLM) -> None:
     def reply(body: dict[str, Any]) -> Reply:
         first = good(body).text.split("。")[0] + "。"
         return Reply(first + "その後の計画は長い文章で説明されている。", error_after=len(first) // 7 + 2)
@@ -151,19 +152,19 @@ def test_failure_mid_stream_keeps_what_was_verified(llm_pipeline, llm_server: Sc
     assert len(answer.citations) == 1
 
 
-def test_llm_saying_the_report_does_not_cover_it_is_an_abstention(llm_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+def test_llm_saying_the_report_does_not_cover_it_is_an_abstention(llm_pipeline, llm_server: ScriptedLLM) -> None:
     llm_server.reply(Reply("申し訳ありませんが、報告書にはこの質問に関する記述がありません。"))
     answer = llm_pipeline().ask(Q)
     assert answer.abstained and answer.citations == () and answer.generator == "llm"
     assert answer.text == abstention_text("ja", list(answer.hits))
 
 
-def test_question_the_evidence_check_refuses_never_reaches_the_llm(llm_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+def test_question_the_evidence_check_refuses_never_reaches_the_llm(llm_pipeline, llm_server: ScriptedLLM) -> None:
     answer = llm_pipeline().ask("ロボット政策の2031年の目標は？")
     assert answer.abstained and answer.fallback == "not_in_report" and llm_server.requests == []
 
 
-def test_follow_up_is_rewritten_by_the_llm(llm_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+def test_follow_up_is_rewritten_by_the_llm(llm_pipeline, llm_server: ScriptedLLM) -> None:
     history = [{"role": "user", "content": "AI関連企業の登録件数は？"}, {"role": "assistant", "content": "490万社 [1]"}]
     llm_server.reply(Reply("2025年のAI関連企業の登録件数は何社ですか？"), Reply("回答なし。"))
     answer = llm_pipeline().ask("では2025年は？", history=history)
@@ -174,7 +175,7 @@ def test_follow_up_is_rewritten_by_the_llm(llm_pipeline, llm_server: ScriptedLLM
     assert answer.hits[0].chunk.section_id == "2-1"
 
 
-def test_follow_up_uses_the_rule_when_the_rewrite_fails(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_follow_up_uses_the_rule_when_the_rewrite_fails(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:
     history = [{"role": "user", "content": "AI関連企業の登録件数は？"}]
     llm_server.reply(Reply(status=400, text="bad"), Reply("回答なし。"))
     answer = llm_pipeline().ask("では2025年は？", history=history)
@@ -182,13 +183,13 @@ def test_follow_up_uses_the_rule_when_the_rewrite_fails(llm_pipeline, llm_server
     assert answer.query == fake_pipeline.ask("では2025年は？", history=history).query  # the rule without an LLM
 
 
-def test_a_base_url_without_a_model_is_refused(llm_pipeline) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(LLMError, match="RAG_LLM_MODEL"):
+def test_a_base_url_without_a_model_is_refused(llm_pipeline) -> None:
+    with pytest.raises(ConfigError, match="RAG_LLM_BASE_URL is set but RAG_LLM_MODEL is not"):
         llm_pipeline(llm_model=None)
 
 
 @pytest.mark.integration
-def test_real_report_english_answer_verified_across_units(real_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+def test_real_report_english_answer_verified_across_units(real_pipeline, llm_server: ScriptedLLM) -> None:
     from rag.pipeline import Pipeline
 
     def reply(body: dict[str, Any]) -> Reply:
@@ -210,7 +211,7 @@ def test_real_report_english_answer_verified_across_units(real_pipeline, llm_ser
 
 
 @pytest.mark.integration
-def test_real_report_follow_up_about_investment(real_pipeline, llm_server: ScriptedLLM) -> None:  # type: ignore[no-untyped-def]
+def test_real_report_follow_up_about_investment(real_pipeline, llm_server: ScriptedLLM) -> None:
     from rag.pipeline import Pipeline
 
     history = [

@@ -7,7 +7,7 @@ import pytest
 from openai_server import Reply, ScriptedLLM
 
 from rag.errors import LLMError
-from rag.llm import LLMClient, LLMConfig
+from rag.llm.client import LLMClient, LLMConfig
 
 MESSAGES = [{"role": "user", "content": "hello"}]
 

@@ -12,10 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from rag import logs
-from rag.api import MAX_BODY_BYTES, AppState, create_app
-from rag.logs import JsonFormatter, Redactor, TextFormatter
-from rag.security import key_id
+from rag.serve import logs
+from rag.serve.app import create_app
+from rag.serve.logs import JsonFormatter, Redactor, TextFormatter
+from rag.serve.middleware import MAX_BODY_BYTES
+from rag.serve.security import key_id
+from rag.serve.state import AppState
 
 KEY = "k-log-test-0123456789abcdef"
 WRONG = "k-wrong-guess-0123456789"
@@ -57,7 +59,7 @@ def _requests(client: TestClient) -> list[str]:
     return [r.headers["x-request-id"] for r in (ask, chat, wrong)]
 
 
-def test_access_lines_carry_the_facts_but_no_key_or_question(fake_pipeline, access_lines) -> None:  # type: ignore[no-untyped-def]
+def test_access_lines_carry_the_facts_but_no_key_or_question(fake_pipeline, access_lines) -> None:
     ids = _requests(_client(fake_pipeline))
     ask, chat, wrong = access_lines()
     assert ask["request_id"] == ids[0] and chat["request_id"] == "chat-1" and wrong["request_id"] == ids[2]
@@ -79,14 +81,14 @@ def test_access_lines_carry_the_facts_but_no_key_or_question(fake_pipeline, acce
     assert all("question" not in line and Q not in json.dumps(line, ensure_ascii=False) for line in (ask, chat))
 
 
-def test_questions_are_logged_only_when_asked_for(fake_pipeline, access_lines) -> None:  # type: ignore[no-untyped-def]
+def test_questions_are_logged_only_when_asked_for(fake_pipeline, access_lines) -> None:
     _requests(_client(fake_pipeline, log_questions=True))
     ask, chat, wrong = access_lines()
     assert ask["question"] == Q and chat["question"] == Q
     assert "question" not in wrong  # refused before the endpoint read it
 
 
-def test_a_refused_body_is_logged_too(fake_pipeline, access_lines) -> None:  # type: ignore[no-untyped-def]
+def test_a_refused_body_is_logged_too(fake_pipeline, access_lines) -> None:
     client = _client(fake_pipeline)
     big = client.post("/api/ask", content=b"x" * (MAX_BODY_BYTES + 1), headers={"X-API-Key": KEY})
     assert big.status_code == 413

@@ -3,19 +3,26 @@
 import pytest
 
 from rag.errors import InputError, QuestionTooLong
+from rag.pipeline import Pipeline
 
 FAKE_Q = "ロボット政策の2027年の目標は？"
 
 
-def test_search_returns_ranked_hits_with_sections(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_search_returns_ranked_hits_with_sections(fake_pipeline) -> None:
     result = fake_pipeline.search("ロボット政策の指導意見", k=3)
     assert result.language == "ja"
     assert [h.rank for h in result.hits] == [1, 2, 3]
-    assert result.hits[0].score >= result.hits[-1].score
     assert result.hits[0].chunk.section_id == "1-1"
 
 
-def test_answer_quotes_passages_it_cites(fake_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_top_k_setting_is_the_default_k(fake_pipeline: Pipeline) -> None:
+    settings = fake_pipeline.settings.model_copy(update={"top_k": 2})
+    pipeline = Pipeline(settings, fake_pipeline.report, fake_pipeline.embedder, fake_pipeline.index)
+    assert len(pipeline.search("ロボット政策").hits) == 2 and len(pipeline.ask(FAKE_Q).hits) == 2
+    assert len(pipeline.search("ロボット政策", k=4).hits) == 4  # an explicit k wins
+
+
+def test_answer_quotes_passages_it_cites(fake_pipeline) -> None:
     answer = fake_pipeline.ask(FAKE_Q)
     assert not answer.abstained and answer.citations
     by_id = {c.id: c for c in fake_pipeline.index.chunks}
@@ -26,7 +33,7 @@ def test_answer_quotes_passages_it_cites(fake_pipeline) -> None:  # type: ignore
 
 
 @pytest.mark.parametrize("bad", ["", "   ", "🤖🤖", "x" * 5000])
-def test_bad_questions_are_refused(fake_pipeline, bad: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_questions_are_refused(fake_pipeline, bad: str) -> None:
     with pytest.raises((InputError, QuestionTooLong)):
         fake_pipeline.ask(bad)
 
@@ -40,13 +47,13 @@ def test_bad_questions_are_refused(fake_pipeline, bad: str) -> None:  # type: ig
         ("中国生成式AI专利申请数量在全球排第几？", "4-2"),
     ],
 )
-def test_real_cross_lingual_retrieval(real_pipeline, question: str, section: str) -> None:  # type: ignore[no-untyped-def]
+def test_real_cross_lingual_retrieval(real_pipeline, question: str, section: str) -> None:
     hits = real_pipeline.search(question, k=5).hits
     assert section in [h.chunk.section_id for h in hits]
 
 
 @pytest.mark.integration
-def test_real_answers_in_the_askers_language(real_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_real_answers_in_the_askers_language(real_pipeline) -> None:
     ja = real_pipeline.ask("AI関連企業の登録件数は2025年に何社に達しましたか？")
     assert ja.language == "ja" and not ja.abstained and "490万社" in ja.text
     assert ja.text.startswith("報告書には")
@@ -57,7 +64,7 @@ def test_real_answers_in_the_askers_language(real_pipeline) -> None:  # type: ig
 
 
 @pytest.mark.integration
-def test_real_abstains_on_what_the_report_does_not_hold(real_pipeline) -> None:  # type: ignore[no-untyped-def]
+def test_real_abstains_on_what_the_report_does_not_hold(real_pipeline) -> None:
     answer = real_pipeline.ask("2020年の中国のAI関連企業の登録数は何社でしたか？")
     assert answer.abstained and not answer.citations
     assert "見当たりません" in answer.text and "【" in answer.text  # points to the nearest sections

@@ -14,15 +14,15 @@ import httpx
 import pytest
 from serve_process import rag, rag_env, serving
 
-from rag.api import AppState
 from rag.config import Settings
 from rag.corpus import load_report
 from rag.embed import HashEmbedder
 from rag.errors import IndexError_
 from rag.index import build_index
 from rag.pipeline import Pipeline
-from rag.reload import IndexWatcher
 from rag.serialize import hit_json
+from rag.serve.state import AppState
+from rag.serve.watch import IndexWatcher
 
 QUERIES = ("ロボット政策の2027年の目標は？", "AI関連企業の登録件数", "robot policy", "政策の特徴")
 ENOUGH = 20  # responses to see before the rebuild and after the swap
@@ -100,7 +100,7 @@ def test_a_build_finishing_during_a_load_is_not_taken_for_a_fault(
         if not built:  # the first load meets files replaced under it by yet another build
             built.append(build_index(report, HashEmbedder(), settings.index_dir, force=True)[0]["build_id"])
             raise IndexError_("index in build-x cannot be read: run `rag build --force`")
-        return load(cls, *args, **kwargs)  # type: ignore[no-any-return]
+        return load(cls, *args, **kwargs)
 
     monkeypatch.setattr(Pipeline, "load", classmethod(racing_load))
     assert watcher.check() is True

@@ -22,10 +22,11 @@ from starlette.datastructures import Headers
 from test_browser import browser as browser  # the Chromium fixture, for the login test
 from test_browser import serve_in_thread
 
-from rag import security
-from rag.api import AppState, create_app
-from rag.errors import InputError
-from rag.security import KeyRing, RateLimiter, key_id, presented_key
+from rag.errors import ConfigError
+from rag.serve import security
+from rag.serve.app import create_app
+from rag.serve.security import KeyRing, RateLimiter, key_id, presented_key
+from rag.serve.state import AppState
 
 KEY = "k-test-0123456789abcdef"
 OTHER = "k-other-0123456789abcdef"
@@ -47,7 +48,7 @@ class Clock:
 
 
 @pytest.fixture
-def make_client(fake_pipeline) -> MakeClient:  # type: ignore[no-untyped-def]
+def make_client(fake_pipeline) -> MakeClient:
     """``make(with_ui=False, **settings)``: a TestClient over the fake pipeline with those settings."""
 
     def make(with_ui: bool = False, **overrides: Any) -> TestClient:
@@ -97,9 +98,11 @@ def test_key_ring_compares_every_key(monkeypatch: pytest.MonkeyPatch) -> None:
     ],
 )
 def test_bad_keys_are_refused_with_the_fix(keys: str, fix: str) -> None:
-    with pytest.raises(InputError, match=fix) as refused:
+    # A setting the server cannot use: a ConfigError (HTTP 500 family), not a client's bad input.
+    with pytest.raises(ConfigError, match=fix) as refused:
         KeyRing.from_secret(SecretStr(keys))
     assert "\n" not in str(refused.value) and keys not in str(refused.value)
+    assert str(refused.value).startswith("RAG_API_KEYS: ")
 
 
 @pytest.mark.parametrize(
@@ -276,7 +279,7 @@ def test_no_cors_headers_by_default(make_client: MakeClient) -> None:
 SERVE = """
 import sys
 from rag.config import get_settings
-from rag.server import serve
+from rag.serve.server import serve
 serve(get_settings(), host="127.0.0.1", port=int(sys.argv[1]), with_ui=False)
 """
 
@@ -361,7 +364,7 @@ def test_real_server_with_the_openai_client(keyed_server: tuple[str, subprocess.
 
 
 @pytest.fixture
-def keyed_ui(fake_pipeline) -> Iterator[str]:  # type: ignore[no-untyped-def]
+def keyed_ui(fake_pipeline) -> Iterator[str]:
     """The app with the UI and a key, served on a free 127.0.0.1 port."""
     settings = fake_pipeline.settings.model_copy(update={"api_keys": SecretStr(KEY)})
     with serve_in_thread(create_app(AppState(fake_pipeline), settings=settings)) as url:

@@ -11,9 +11,10 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from rag.api import AppState
+from rag.eval import render_table
 from rag.feedback import FeedbackStore
 from rag.pipeline import Pipeline
+from rag.serve.state import AppState
 from rag.types import Answer, Chunk, Citation, Hit
 from ui import app as ui_app
 from ui import render
@@ -233,7 +234,10 @@ def test_run_eval_gives_tables_plot_and_json(fake_pipeline: Pipeline, tmp_path: 
     assert [r[:3] for r in out["answers"]] == [["ja", 1, 1], ["en", 1, 0], ["all", 2, 1]]
     assert Path(out["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(Path(out["json"]).read_text(encoding="utf-8"))["questions"] == 3
-    assert "3 questions" in out["summary"] and "full" in out["table"]
+    assert "3 questions" in out["summary"] and out["table"] == render_table(out["report"])
+    assert [line.split()[:2] for line in out["table"].splitlines() if line.startswith("full ")] == [
+        ["full", lang] for lang in ("ja", "en", "zh", "all", "ja", "all", "en")
+    ]  # retrieval in three languages and all, then answers per language asked, in the order met
     # 2 answerable x 2 modes searches + 3 answers, each one tick of the progress bar.
     assert ticks[0] == 0.0 and len(ticks) == 1 + 2 * 2 + 3 and ticks[-1] == pytest.approx(1.0)
 
@@ -258,12 +262,13 @@ def test_mount_serves_the_page_before_the_index_is_ready() -> None:
             raise RuntimeError("still loading")
 
     app = FastAPI()
-    ui_app.mount(app, Loading())
+    ui_app.mount(app, Loading(), report="テスト報告書")
     with TestClient(app) as client:
         page = client.get("/")
         assert page.status_code == 200
         config = client.get("/config").json()
-        assert config["title"] == ui_app.TITLE and config["analytics_enabled"] is False
+        assert config["title"] == "テスト報告書 Q&A — report-rag" and config["analytics_enabled"] is False
+        assert "<h1>テスト報告書 Q&amp;A — report-rag</h1>" in json.dumps(config, ensure_ascii=False)
         assert Loading.reads == 0  # the pipeline is read per request, never at mount time
         theme_css = client.get("/theme.css")
         assert theme_css.status_code == 200 and "Noto Sans CJK JP" in theme_css.text
@@ -281,7 +286,7 @@ def test_example_questions_are_answered_with_citations(real_pipeline: Pipeline) 
 
 def test_respond_with_an_llm_streams_verified_sentences_and_says_what_verification_did(
     llm_pipeline, llm_server
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     from openai_server import Reply
 
     llm_server.default = Reply(

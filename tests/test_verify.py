@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.verify import SentenceBuffer, check_sentence, cited_numbers, matches_language, split_sentences
+from rag.llm.verify import SentenceBuffer, check_sentence, cited_numbers, matches_language, split_sentences
 
 PASSAGES = [
     "AI関連企業の登録件数は2025年に490万社に達した。",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import tempfile
 import time
@@ -14,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from rag.errors import InputError, RagError
-from rag.feedback import FEEDBACK_FILE, open_store
+from rag.eval import MODES
+from rag.feedback import open_store
 from rag.serialize import citation_json
 from rag.types import Answer
 from ui import render
@@ -26,9 +28,8 @@ if TYPE_CHECKING:
     from rag.pipeline import Pipeline
 
 STATIC = Path(__file__).resolve().parent / "static"
-TITLE = "中国AI産業レポート Q&A — report-rag"
 DESCRIPTION = (
-    "報告書「中国AI産業の発展現状と将来展望」に、原文を引用して答えます。"
+    "報告書「{report}」に、原文を引用して答えます。"
     " · Ask the report in Japanese, English or Chinese: every answer quotes it and cites its sections."
     " · 可用中文、日文或英文提问，每个回答都引用报告原文并注明出处。"
 )
@@ -40,7 +41,6 @@ EXAMPLES = [
     "What are the main policies supporting China's AI industry?",
     "中国AI产业面临哪些挑战？",
 ]
-MODES = ["baseline", "bm25", "dense", "hybrid", "full"]
 # System fonts only, a CJK face per platform: the browser fetches nothing (Gradio's default theme
 # would load web fonts).
 FONTS = [
@@ -71,9 +71,15 @@ def theme() -> gr.themes.Base:
     return gr.themes.Default(primary_hue="red", neutral_hue="slate", font=FONTS, font_mono=FONTS_MONO)
 
 
-def mount(app: FastAPI, state: Any, auth: Callable[[str, str], bool] | None = None) -> None:
+def page_title(report: str) -> str:
+    """The page's title and heading: the report's title (from the corpus's metadata.json) and the product."""
+    return f"{report} Q&A — report-rag"
+
+
+def mount(app: FastAPI, state: Any, auth: Callable[[str, str], bool] | None = None, report: str = "report") -> None:
     """Serve the chat UI at "/" of ``app``. ``state.pipeline`` is read per request, so a swapped index is used.
-    With ``auth`` (user name, password -> allowed), Gradio shows a login page first."""
+    With ``auth`` (user name, password -> allowed), Gradio shows a login page first. ``report`` is the
+    report's title (read before the index loads)."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -81,7 +87,7 @@ def mount(app: FastAPI, state: Any, auth: Callable[[str, str], bool] | None = No
         # (ResourceWarnings at garbage collection). Inside a short-lived loop it makes none; unlike
         # asyncio.run, run_until_complete leaves the thread's current loop setting alone.
         async def inside() -> None:
-            _mount(app, state, auth)
+            _mount(app, state, auth, report)
 
         loop = asyncio.new_event_loop()
         try:
@@ -89,13 +95,13 @@ def mount(app: FastAPI, state: Any, auth: Callable[[str, str], bool] | None = No
         finally:
             loop.close()
     else:
-        _mount(app, state, auth)
+        _mount(app, state, auth, report)
 
 
-def _mount(app: FastAPI, state: Any, auth: Callable[[str, str], bool] | None) -> None:
+def _mount(app: FastAPI, state: Any, auth: Callable[[str, str], bool] | None, report: str) -> None:
     gr.mount_gradio_app(
         app,
-        build(lambda: state.pipeline),
+        build(lambda: state.pipeline, report),
         path="/",
         theme=theme(),
         css_paths=[STATIC / "style.css"],
@@ -109,10 +115,12 @@ def _mount(app: FastAPI, state: Any, auth: Callable[[str, str], bool] | None) ->
     )
 
 
-def build(get_pipeline: PipelineGetter) -> gr.Blocks:
-    """The Blocks app: a chat tab and an evaluation tab over whatever pipeline ``get_pipeline`` returns."""
-    with gr.Blocks(title=TITLE, analytics_enabled=False) as blocks:
-        gr.HTML(f'<header class="rr-header"><h1>{TITLE}</h1><p>{DESCRIPTION}</p></header>', padding=False)
+def build(get_pipeline: PipelineGetter, report: str = "report") -> gr.Blocks:
+    """The Blocks app: a chat tab and an evaluation tab over whatever pipeline ``get_pipeline`` returns;
+    ``report`` is the report's title."""
+    title, description = html.escape(page_title(report)), html.escape(DESCRIPTION.format(report=report))
+    with gr.Blocks(title=page_title(report), analytics_enabled=False) as blocks:
+        gr.HTML(f'<header class="rr-header"><h1>{title}</h1><p>{description}</p></header>', padding=False)
         with gr.Tabs():
             with gr.Tab("質問 · Ask · 提问", id="ask"):
                 _chat_tab(get_pipeline)
@@ -232,7 +240,7 @@ def on_like(get_pipeline: PipelineGetter, turns: Turns, data: gr.LikeData) -> No
     turn = turns.get(data.index) if isinstance(data.index, int) else None
     if vote is None or turn is None:  # a vote taken back, or a message that is not an answer
         return
-    store = open_store(_pipeline(get_pipeline).settings.data_dir / FEEDBACK_FILE)
+    store = open_store(_pipeline(get_pipeline).settings.feedback_file)
     try:
         store.add(turn["question"], turn["answer"], turn["citations"], turn["language"], vote)
     except RagError as exc:
@@ -269,7 +277,7 @@ def _eval_tab(get_pipeline: PipelineGetter) -> None:
     with gr.Row():
         upload = gr.File(label="Question set (JSONL, optional)", file_types=[".jsonl"], type="filepath", scale=2)
         with gr.Column(scale=3):
-            modes = gr.CheckboxGroup(MODES, value=MODES, label="Retrieval modes")
+            modes = gr.CheckboxGroup(list(MODES), value=list(MODES), label="Retrieval modes")
             run = gr.Button("評価を実行 · Run evaluation · 运行评估", variant="primary", elem_id="rr-run-eval")
     # Tall enough for Gradio's progress bar, which is drawn over this box while the evaluation runs.
     status = gr.Markdown("Results appear here.", elem_id="rr-eval-status", min_height=110)
@@ -287,7 +295,7 @@ def _eval_tab(get_pipeline: PipelineGetter) -> None:
 
     def evaluate(path: str | None, chosen: list[str], progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:
         pipeline = _pipeline(get_pipeline)
-        source = Path(path) if path else pipeline.settings.corpus_dir / "questions.jsonl"
+        source = Path(path) if path else pipeline.settings.questions_file
         try:
             outcome = run_eval(pipeline, source, chosen, progress)
         except RagError as exc:

@@ -33,6 +33,14 @@ MIN_COSINE = 0.9999
 _INPUTS = ("input_ids", "attention_mask")
 
 
+def usable_cpus() -> int:
+    """CPUs this process may run on (taskset and cpusets respected, unlike ``os.cpu_count()``)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def available() -> bool:
     try:
         import onnxruntime  # noqa: F401
@@ -156,12 +164,12 @@ def attach(model: SentenceTransformer, path: Path, threads: int | None = None) -
     if not path.is_file():
         raise ModelError(f"{path} is missing: run `rag provision` (or use RAG_EMBED_BACKEND=torch)")
     if not available():
-        raise ModelError("onnxruntime is not installed: run `make setup` (or use RAG_EMBED_BACKEND=torch)")
+        raise ModelError("onnxruntime is not installed: pip install onnxruntime (or use RAG_EMBED_BACKEND=torch)")
     first = model[0]
     attr = "model" if getattr(first, "model", None) is not None else "auto_model"
     config = _transformer(model).config
     try:
-        replacement = _onnx_module(path, config, threads or len(os.sched_getaffinity(0)))
+        replacement = _onnx_module(path, config, threads or usable_cpus())
     except Exception as err:  # a truncated or foreign file
         raise ModelError(f"cannot load {path} ({type(err).__name__}): run `rag provision --force`") from err
     setattr(first, attr, replacement)

@@ -1,6 +1,6 @@
 """Benchmark: index build, model load, search/ask latency (p50/p95) and peak memory, as JSON.
 
-Run ``python -m rag.bench`` (or ``make bench``) on an idle machine; figures are of this machine.
+Run ``python -m bench.engine`` (or ``make bench``) on an idle machine; figures are of this machine.
 """
 
 from __future__ import annotations
@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from rag.config import REPO_ROOT, get_settings
-
-QUESTIONS_FILE = REPO_ROOT / "corpus" / "questions.jsonl"
 
 
 def _percentiles(samples_ms: list[float]) -> dict[str, float]:
@@ -39,20 +37,14 @@ def _timed(fn: Callable[[], Any], before: Callable[[], None]) -> float:
 
 def run(rounds: int = 2, warmup: int = 10) -> dict[str, Any]:
     from rag.corpus import load_report
-    from rag.embed import load_embedder
+    from rag.embed import embedder_from
     from rag.eval import load_questions
     from rag.index import build_index
     from rag.pipeline import Pipeline
 
     settings = get_settings()
     started = time.perf_counter()
-    embedder = load_embedder(
-        settings.embed_model,
-        settings.model_cache,
-        settings.query_prompt,
-        settings.passage_prompt,
-        settings.embed_backend,
-    )
+    embedder = embedder_from(settings)
     model_load_s = time.perf_counter() - started
 
     report = load_report(settings.corpus_dir)
@@ -61,7 +53,7 @@ def run(rounds: int = 2, warmup: int = 10) -> dict[str, Any]:
         manifest, _ = build_index(report, embedder, Path(tmp) / "index", force=True)
         build_s = time.perf_counter() - started
         pipeline = Pipeline.load(settings.model_copy(update={"index_dir": Path(tmp) / "index"}), embedder=embedder)
-        loaded = load_questions(QUESTIONS_FILE)
+        loaded = load_questions(settings.questions_file)
         questions = [q.question for q in loaded]
         languages = [q.language for q in loaded] * rounds  # aligned with the timed samples below
         for q in questions[:warmup]:

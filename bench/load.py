@@ -1,6 +1,6 @@
 """Load test on 127.0.0.1: concurrent clients on /api/ask and /api/search, and the server's memory.
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python scripts/load_test.py [--clients 16] [--seconds 60] [--warmup 60]
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python -m bench.load [--clients 16] [--seconds 60] [--warmup 60]
 
 Starts the server (real model, the built index; the API only unless --ui) on a free port, warms it up
 with one pass over the questions (bounded by --warmup seconds), then runs --clients clients for --seconds
@@ -18,10 +18,9 @@ import os
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # this checkout's rag, whichever one the virtualenv was installed from
+from bench import loadtest
 
-from rag import loadtest  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:

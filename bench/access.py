@@ -1,6 +1,6 @@
 """What access control costs: key check and token bucket alone, and a request through a real server with and without.
 
-Usage: .venv/bin/python scripts/bench_access.py [--requests 2000] [--keys 10]
+Usage: .venv/bin/python -m bench.access [--requests 2000] [--keys 10]
 
 In-process: KeyRing.match (a hit and a miss) and RateLimiter.acquire, per call. End to end: GET /v1/models (no
 pipeline work) on a uvicorn server on a free 127.0.0.1 port, sequential over one keep-alive connection, with the
@@ -23,9 +23,10 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
-from rag.api import AppState, create_app
 from rag.config import Settings
-from rag.security import KeyRing, RateLimiter
+from rag.serve.app import create_app
+from rag.serve.security import KeyRing, RateLimiter
+from rag.serve.state import AppState
 
 
 def micro(keys: int) -> dict[str, float]:

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.lang import HAN_RE, KANA_RE, LATIN_RE
+from rag.lang import HAN_RE, KANA_RE, LATIN_RE, SCALED_NUMBER_RE, SCALES
 
 # [1], [1][2], [1, 2], [1、2]; fullwidth ［１］ is folded to this by NFKC first.
 MARKER_RE = re.compile(r"\[(\d+(?:\s*[,、，]\s*\d+)*)\]")
@@ -17,18 +17,6 @@ SENTENCE_RE = re.compile(
 )
 # A marker still being written at the end of a stream: the sentence before it is not finished yet.
 PARTIAL_MARKER_RE = re.compile(r"\s*(?:\[[\d\s,、，]*)?$")
-# Numbers with an optional scale word: 1.2兆, 490万, 109.1 billion.
-NUMBER_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(万|億|亿|兆|thousand|million|billion|trillion)?", re.IGNORECASE)
-SCALES = {
-    "万": 1e4,
-    "億": 1e8,
-    "亿": 1e8,
-    "兆": 1e12,
-    "thousand": 1e3,
-    "million": 1e6,
-    "billion": 1e9,
-    "trillion": 1e12,
-}
 QUOTED_RE = re.compile(r"「([^」]{2,})」|『([^』]{2,})』|“([^”]{2,})”|\"([^\"]{2,})\"")
 LIST_MARK_RE = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)、])\s+")
 MIN_LETTERS = 4  # shorter sentences ("[1]", "OK.") are not judged for language
@@ -84,7 +72,7 @@ def _values(text: str) -> tuple[set[str], set[float]]:
     """The numbers in ``text`` as written (commas dropped) and as values with their scale word."""
     raw: set[str] = set()
     scaled: set[float] = set()
-    for digits, scale in NUMBER_RE.findall(text):
+    for digits, scale in SCALED_NUMBER_RE.findall(text):
         number = digits.replace(",", "").rstrip(".")
         raw.add(number)
         if scale:
@@ -121,7 +109,7 @@ def check_sentence(sentence: str, passages: Sequence[str], language: str) -> Ver
     source = normalize("\n".join(passages[n - 1] for n in cited))
     body = LIST_MARK_RE.sub("", MARKER_RE.sub(" ", text))
     raw, scaled = _values(source)
-    for digits, scale in NUMBER_RE.findall(body):
+    for digits, scale in SCALED_NUMBER_RE.findall(body):
         number = digits.replace(",", "").rstrip(".")
         value = round(float(number) * SCALES[scale.lower()], 6) if scale else None
         if number not in raw and value not in scaled:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from rag.config import Settings
-from rag.errors import InputError
+from rag.errors import ConfigError
 
 # What a header can carry and a comma-separated setting can hold: visible ASCII but the comma.
 KEY_RE = re.compile(r"[\x21-\x2b\x2d-\x7e]+")
@@ -73,12 +73,12 @@ class KeyRing:
         self._digests: list[tuple[bytes, str]] = []
         for n, key in enumerate(keys, 1):
             if not KEY_RE.fullmatch(key):
-                raise InputError(
+                raise ConfigError(
                     f"RAG_API_KEYS: key {n} has a space or a character a header cannot carry:"
                     " use letters, digits and punctuation other than the comma"
                 )
             if len(key) < MIN_KEY_CHARS:
-                raise InputError(
+                raise ConfigError(
                     f"RAG_API_KEYS: key {n} is shorter than {MIN_KEY_CHARS} characters: use a long random one,"
                     " e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
                 )

@@ -1,6 +1,6 @@
 """API benchmark on 127.0.0.1: time to ready, API overhead over the engine, /api/search throughput.
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python scripts/bench_api.py [--seconds 20] [--clients 8] [--rounds 40]
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python -m bench.api [--seconds 20] [--clients 8] [--rounds 40]
 
 Starts `rag serve` (UI included, as a user runs it) on a free port over the already built index, then:
 - ready: seconds from spawning the process to the banner (socket bound) and to /healthz 200;
@@ -25,10 +25,9 @@ from typing import Any
 
 import httpx
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))  # this checkout's rag, whichever one the virtualenv was installed from
+from bench import loadtest
 
-from rag import loadtest  # noqa: E402
+REPO = Path(__file__).resolve().parent.parent
 
 QUERIES = [
     "中国のAIコア産業の規模は？",

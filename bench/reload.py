@@ -1,6 +1,6 @@
 """Hot swap and feedback benchmark on 127.0.0.1 with the real model and index.
 
-Usage: HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python scripts/bench_reload.py [--clients 4] [--seconds 6]
+Usage: HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 .venv/bin/python -m bench.reload [--clients 4] [--seconds 6]
 
 Copies the project's live index build into a temp folder and serves it (API only) with RAG_INDEX_CHECK_S=1, then:
 - look / verify: what one watcher look (CURRENT and a stat of each file) and a full checksum verification of
@@ -29,14 +29,11 @@ from typing import Any
 
 import httpx
 
+from bench.loadtest import SERVE, free_port
+from rag.config import get_settings
+from rag.index import POINTER, current_build, fingerprint, verify_files
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
-
-from serve_process import SERVE, free_port  # noqa: E402
-
-from rag.config import get_settings  # noqa: E402
-from rag.index import POINTER, current_build, fingerprint, verify_files  # noqa: E402
 
 QUERIES = ["中国のAIコア産業の規模は？", "How many AI patents did China file?", "中国人形机器人的发展目标是什么？"]
 
@@ -123,7 +120,7 @@ def main() -> None:
             "RAG_INDEX_CHECK_S": "1",
         }
         server = subprocess.Popen(
-            [sys.executable, "-c", SERVE, str(port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, text=True
+            [sys.executable, "-c", SERVE, str(port), "api"], cwd=REPO, env=env, stdout=subprocess.DEVNULL, text=True
         )
         try:
             deadline = time.monotonic() + 300

@@ -9,12 +9,12 @@ from typing import Any
 import typer
 import uvicorn
 
-from rag import logs
-from rag.api import AppState, create_app
 from rag.config import Settings
-from rag.feedback import FEEDBACK_FILE
-from rag.reload import IndexWatcher
-from rag.security import split_list
+from rag.serve import logs
+from rag.serve.app import create_app
+from rag.serve.security import split_list
+from rag.serve.state import AppState
+from rag.serve.watch import IndexWatcher
 
 # On SIGTERM uvicorn stops accepting and gives in-flight requests this long to finish.
 GRACEFUL_SHUTDOWN_S = 20
@@ -59,9 +59,9 @@ def build_server(
     """A uvicorn server over a not-yet-ready app; ``serve`` runs it. Split out so tests can drive it."""
     host = host or settings.host
     port = settings.port if port is None else port
-    state = AppState(reason="loading the model and index", feedback_path=settings.data_dir / FEEDBACK_FILE)
+    state = AppState(reason="loading the model and index", feedback_path=settings.feedback_file)
     app = create_app(state, with_ui=with_ui, settings=settings)
-    # log_config=None: uvicorn's own records go to the root handler that rag.logs sets up (JSON or text).
+    # log_config=None: uvicorn's own records go to the root handler that rag.serve.logs sets up (JSON or text).
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning", log_config=None, timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S
     )

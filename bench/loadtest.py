@@ -29,7 +29,7 @@ from rag.config import REPO_ROOT
 SERVE = """
 import sys
 from rag.config import get_settings
-from rag.server import serve
+from rag.serve.server import serve
 serve(get_settings(), host="127.0.0.1", port=int(sys.argv[1]), with_ui=sys.argv[2] == "ui")
 """
 

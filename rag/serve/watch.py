@@ -18,13 +18,13 @@ import logging
 import threading
 from typing import Any
 
-from rag.api import AppState
 from rag.config import Settings
 from rag.corpus import load_report
-from rag.embed import Embedder, load_embedder
+from rag.embed import Embedder, embedder_from
 from rag.errors import RagError
 from rag.index import build_index, current_build, fingerprint, verify_files
 from rag.pipeline import Pipeline
+from rag.serve.state import AppState
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,7 @@ class IndexWatcher:
         s = self.settings
         try:
             if self.embedder is None:
-                self.embedder = load_embedder(
-                    s.embed_model, s.model_cache, s.query_prompt, s.passage_prompt, s.embed_backend
-                )
+                self.embedder = embedder_from(s)
             problem = verify_files(s.index_dir) if current_build(s.index_dir) is not None else None
             if problem is None:
                 build_index(load_report(s.corpus_dir), self.embedder, s.index_dir, show_progress=show_progress)

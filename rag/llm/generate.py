@@ -9,16 +9,15 @@ from typing import Protocol
 
 from rag.answer import ExtractiveAnswerer, abstention_text
 from rag.config import Settings
-from rag.errors import LLMError
-from rag.llm import LLMClient, LLMConfig, Messages
+from rag.errors import ConfigError, LLMError
+from rag.llm.client import LLMClient, LLMConfig, Messages
+from rag.llm.verify import SentenceBuffer, check_sentence
 from rag.retrieve import Scored
 from rag.types import Answer, Citation, Hit, Removed
-from rag.verify import SentenceBuffer, check_sentence
 
 log = logging.getLogger(__name__)
 
 LANGUAGE_NAMES = {"ja": "Japanese (日本語)", "en": "English", "zh": "Simplified Chinese (简体中文)"}
-REPORT = "邵 永裕「中国AI産業の発展現状と将来展望」(2026.1.30)"
 SYSTEM_PROMPT = """You answer questions about one report, {report}, using only the numbered passages \
 from it that the user message gives between <passage> tags.
 Rules:
@@ -86,8 +85,9 @@ def passages_prompt(hits: list[Hit]) -> list[str]:
     ]
 
 
-def answer_messages(question: str, language: str, passages: list[str]) -> Messages:
-    system = SYSTEM_PROMPT.format(report=REPORT, language=LANGUAGE_NAMES[language])
+def answer_messages(question: str, language: str, passages: list[str], report: str) -> Messages:
+    """The chat messages asking the LLM to answer from ``passages`` of ``report`` (as a reference names it)."""
+    system = SYSTEM_PROMPT.format(report=report, language=LANGUAGE_NAMES[language])
     user = "Passages:\n" + "\n".join(passages) + f"\n\nQuestion ({LANGUAGE_NAMES[language]}): {question}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
@@ -146,9 +146,10 @@ class LLMGenerator:
 
     name = "llm"
 
-    def __init__(self, answerer: ExtractiveAnswerer, client: LLMClient):
+    def __init__(self, answerer: ExtractiveAnswerer, client: LLMClient, report: str):
         self.answerer = answerer
         self.client = client
+        self.report = report
 
     def answer(self, question: str, scored: Scored, hits: list[Hit]) -> Answer:
         final: Answer | None = None
@@ -184,7 +185,7 @@ class LLMGenerator:
             return
         passages = passages_prompt(hits)
         composer = _Composer(scored.language, passages)
-        messages = answer_messages(question, scored.language, passages)
+        messages = answer_messages(question, scored.language, passages, self.report)
         buffer = SentenceBuffer()
         shown = ""
         try:
@@ -225,16 +226,9 @@ class LLMGenerator:
     def _answer(
         self, extractive: Answer, composer: _Composer, text: str, hits: list[Hit], interrupted: str | None = None
     ) -> Answer:
-        citations = tuple(
-            Citation(
-                n,
-                hits[n - 1].chunk.id,
-                hits[n - 1].chunk.section_id,
-                hits[n - 1].chunk.section_title,
-                hits[n - 1].chunk.text,
-            )
-            for n in sorted(composer.cited)
-        )
+        # A generated sentence cites whole passages: each citation quotes its passage.
+        cited = {n: hits[n - 1].chunk for n in sorted(composer.cited)}
+        citations = tuple(Citation(n, c.id, c.section_id, c.section_title, c.text) for n, c in cited.items())
         return replace(
             extractive,
             text=text,
@@ -245,12 +239,13 @@ class LLMGenerator:
         )
 
 
-def make_generator(settings: Settings, answerer: ExtractiveAnswerer) -> Generator:
-    """The LLM generator when ``RAG_LLM_BASE_URL`` is set, else the extractive one."""
+def make_generator(settings: Settings, answerer: ExtractiveAnswerer, report: str) -> Generator:
+    """The LLM generator when ``RAG_LLM_BASE_URL`` is set, else the extractive one. ``report`` names the
+    report in the LLM's instructions (``rag.corpus.report_label``)."""
     if not settings.llm_base_url:
         return ExtractiveGenerator(answerer)
     if not settings.llm_model:
-        raise LLMError("RAG_LLM_BASE_URL is set but RAG_LLM_MODEL is not: name the model, e.g. llama3.1:8b")
+        raise ConfigError("RAG_LLM_BASE_URL is set but RAG_LLM_MODEL is not: name the model, e.g. llama3.1:8b")
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
     config = LLMConfig(
         base_url=settings.llm_base_url,
@@ -263,4 +258,4 @@ def make_generator(settings: Settings, answerer: ExtractiveAnswerer) -> Generato
         temperature=settings.llm_temperature,
         max_tokens=settings.llm_max_tokens,
     )
-    return LLMGenerator(answerer, LLMClient(config))
+    return LLMGenerator(answerer, LLMClient(config), report)

@@ -1,0 +1,1 @@
+"""The optional LLM path: an OpenAI-compatible client, generated answers, and their verification."""
