@@ -1,13 +1,14 @@
 """Error hierarchy: every failure a user can act on is a RagError with a one-line fix.
 
-RagError
-├── InputError          bad question or request (HTTP 400/413/422)
+RagError                (HTTP 500 unless a subclass says otherwise)
+├── InputError          bad question or request, an unknown retrieval mode (HTTP 400/422)
+│   └── QuestionTooLong over RAG_MAX_QUESTION_CHARS (HTTP 413)
 ├── CorpusError         report file unreadable, not UTF-8 or without sections
-├── ModelError          embedding model missing or invalid
+├── ModelError          embedding model missing, not provisioned or invalid (HTTP 503)
 ├── IndexError_         index missing, corrupted or built from another corpus/model (HTTP 503)
 ├── DependencyError     an optional package is not installed
-├── ConfigError         a RAG_* setting has a value that cannot be used
-└── LLMError           the configured LLM is misconfigured, unreachable, slow or failing
+├── ConfigError         a RAG_* setting has a value that cannot be used (RAG_API_KEYS, RAG_LLM_* without a model)
+└── LLMError            the configured LLM is unreachable, slow or failing (HTTP 502; answers fall back)
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ class RagError(Exception):
 
 
 class InputError(RagError):
+    """What the caller sent cannot be answered as it is; the message says how to fix it."""
+
     status_code = 422
 
 
@@ -28,23 +31,27 @@ class QuestionTooLong(InputError):
 
 
 class CorpusError(RagError):
-    status_code = 500
+    """The report or its metadata cannot be read: fix the corpus folder (RAG_CORPUS_DIR)."""
 
 
 class ModelError(RagError):
+    """The embedding model cannot be used until it is provisioned or fixed: the service is unavailable."""
+
     status_code = 503
 
 
 class IndexError_(RagError):  # noqa: N801 - avoid shadowing the builtin IndexError
+    """The index cannot be used until `rag build` runs: the service is unavailable."""
+
     status_code = 503
 
 
 class DependencyError(RagError):
-    status_code = 500
+    """A package the project needs is not installed: the message names it."""
 
 
 class ConfigError(RagError):
-    status_code = 500
+    """A RAG_* setting cannot be used: the message names the variable."""
 
 
 class LLMError(RagError):

@@ -26,25 +26,20 @@ def citation_json(c: Citation) -> dict[str, Any]:
 
 
 def search_result_json(result: Any) -> dict[str, Any]:
-    return {
-        "query": result.query,
-        "language": result.language,
-        "hits": [hit_json(h) for h in result.hits],
-        "took_ms": result.took_ms,
-    }
+    """A ``SearchResult``: the query as searched, its language, the hits and the time taken."""
+    return {"query": result.query, "language": result.language, **_retrieved(result)}
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
-    return {
-        "question": answer.question,
-        "answer": answer.text,
-        "language": answer.language,
-        "abstained": answer.abstained,
-        "citations": [citation_json(c) for c in answer.citations],
-        "hits": [hit_json(h) for h in answer.hits],
-        "took_ms": answer.took_ms,
-        **generation_json(answer),
-    }
+    """An ``Answer``: the text, its citations, the hits it was drawn from, then how it was written."""
+    answered: dict[str, Any] = {"question": answer.question, "answer": answer.text, "language": answer.language}
+    answered |= {"abstained": answer.abstained, "citations": [citation_json(c) for c in answer.citations]}
+    return {**answered, **_retrieved(answer), **generation_json(answer)}
+
+
+def _retrieved(result: Any) -> dict[str, Any]:
+    # Both results end with their hits and the time taken, in this order.
+    return {"hits": [hit_json(h) for h in result.hits], "took_ms": result.took_ms}
 
 
 def generation_json(answer: Answer) -> dict[str, Any]:

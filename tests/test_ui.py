@@ -17,7 +17,7 @@ from rag.pipeline import Pipeline
 from rag.serve.state import AppState
 from rag.types import Answer, Chunk, Citation, Hit
 from ui import app as ui_app
-from ui import render
+from ui import evaluation, render
 
 LANG_N = (("ja", 1), ("en", 1), ("all", 2))
 PASSAGE = "第1文。\n<b>AI & ロボット</b>の規模は\n2025年に約1.2兆元に達した。\n最後の文。"
@@ -228,7 +228,7 @@ def test_run_eval_gives_tables_plot_and_json(fake_pipeline: Pipeline, tmp_path: 
             ticks.append(progress)
             return self
 
-    out = ui_app.run_eval(fake_pipeline, questions, ["full", "bm25"], Recording())
+    out = evaluation.run_eval(fake_pipeline, questions, ["full", "bm25"], Recording())
     # Modes in the tab's order, languages without questions (zh) left out.
     assert [r[:3] for r in out["retrieval"]] == [[m, lang, n] for m in ("bm25", "full") for lang, n in LANG_N]
     assert [r[:3] for r in out["answers"]] == [["ja", 1, 1], ["en", 1, 0], ["all", 2, 1]]
@@ -246,7 +246,7 @@ def test_run_eval_rejects_no_modes(fake_pipeline: Pipeline, tmp_path: Path) -> N
     from rag.errors import InputError
 
     with pytest.raises(InputError, match="at least one"):
-        ui_app.run_eval(fake_pipeline, tmp_path / "missing.jsonl", [])
+        evaluation.run_eval(fake_pipeline, tmp_path / "missing.jsonl", [])
 
 
 # -- mounting --------------------------------------------------------------------------------------
