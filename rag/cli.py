@@ -7,12 +7,12 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from rag.config import REPO_ROOT, get_settings
-from rag.errors import RagError
+from rag.errors import InputError, RagError
 from rag.eval import MODES as EVAL_MODES
 from rag.retrieve import MODES
 
@@ -33,6 +33,12 @@ def _run(fn: Callable[[], T]) -> T:
     except RagError as exc:
         typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(1) from None
+
+
+def _fail(error: RagError) -> NoReturn:
+    """Stop with ``error`` printed as one line, as ``_run`` does for errors the steps raise."""
+    typer.secho(f"error: {error}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(1)
 
 
 def _emit(data: Any) -> None:
@@ -145,6 +151,9 @@ def evaluate(
     out: Annotated[Path, typer.Option(help="Folder for eval.json and hit_at_k.png.")] = REPO_ROOT / "out" / "eval",
     calibrate: Annotated[bool, typer.Option("--calibrate", help="Fit abstention thresholds and save them.")] = False,
     modes: Annotated[str, typer.Option(help="Comma-separated modes to compare.")] = ",".join(EVAL_MODES),
+    split: Annotated[
+        str | None, typer.Option(help="Only this part of the question set: tune or test (default: both).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate retrieval (all modes side by side) and answers on the question set."""
@@ -153,7 +162,10 @@ def evaluate(
 
     pipeline = _pipeline()
     qs = _run(lambda: ev.load_questions(questions or pipeline.settings.questions_file))
-    report = _run(lambda: ev.run_evaluation(pipeline, qs, [m.strip() for m in modes.split(",")], calibrate))
+    splits = ev.SPLITS if split is None else (split,)
+    if split is not None and split not in ev.SPLITS:
+        _fail(InputError(f"unknown --split {split!r}: use {' or '.join(ev.SPLITS)}"))
+    report = _run(lambda: ev.run_evaluation(pipeline, qs, [m.strip() for m in modes.split(",")], calibrate, splits))
     if calibrate:
         save_thresholds(
             pipeline.embedder.model_id, report["calibration"]["thresholds"], pipeline.settings.calibration_file
@@ -177,6 +189,100 @@ def serve(
     from rag.serve.server import serve as run_server
 
     _run(lambda: run_server(get_settings(), host=host, port=port))
+
+
+edition_app = typer.Typer(
+    help="The aligned English and Chinese edition of the report (corpus/edition/): the project's translation.",
+    no_args_is_help=True,
+)
+app.add_typer(edition_app, name="edition")
+
+
+def _report_units() -> Any:
+    from rag.chunking import chunk_sections
+    from rag.corpus import load_report
+    from rag.edition import report_units
+
+    report = load_report(get_settings().corpus_dir)
+    return report, report_units(report, chunk_sections(report.sections))
+
+
+@edition_app.command("check")
+def edition_check(as_json: JsonOpt = False) -> None:
+    """Check each translation file: every unit covered, numbers (with their scale and unit), Latin-script names
+    and table cells as in the Japanese; exit 1 when anything is missing or wrong."""
+    from rag.edition import EDITION_LANGUAGES, check_edition, edition_path
+
+    _, units = _run(_report_units)
+    folder = get_settings().corpus_dir
+    try:
+        results = [check_edition(edition_path(folder, lang), lang, units) for lang in EDITION_LANGUAGES]
+    except RagError as exc:
+        _fail(exc)
+    if as_json:
+        _emit([
+            {"language": r.language, "file": str(r.path), "units": r.units, "covered": r.covered,
+             "missing": [u.key for u in r.missing], "problems": r.problems}
+            for r in results
+        ])  # fmt: skip
+    else:
+        for r in results:
+            typer.echo(f"{r.language}: {r.covered}/{r.units} units covered, {len(r.problems)} problems ({r.path})")
+            for problem in r.problems:
+                typer.echo(f"  {problem}")
+            for unit in r.missing[:20]:
+                typer.echo(f"  missing [{unit.key}] 【{unit.section}】 {unit.ja[:60]}")
+            if len(r.missing) > 20:
+                typer.echo(f"  … and {len(r.missing) - 20} more missing (`rag edition check --json` lists all)")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def translate(
+    language: Annotated[str | None, typer.Option(help="en or zh (default: both).")] = None,
+) -> None:
+    """Translate the units the edition lacks (after the report was revised) with the configured LLM
+    (RAG_LLM_BASE_URL, RAG_LLM_MODEL), unit by unit; a translation that fails the edition's checks is not kept."""
+    from rag.corpus import report_label
+    from rag.edition import EDITION_LANGUAGES, check_edition, edition_path
+    from rag.llm.client import client_from
+    from rag.llm.translate import translate_missing
+
+    languages = EDITION_LANGUAGES if language is None else (language,)
+    if any(lang not in EDITION_LANGUAGES for lang in languages):
+        _fail(InputError(f"unknown --language {language!r}: use {' or '.join(EDITION_LANGUAGES)}"))
+    settings = get_settings()
+    report, units = _run(_report_units)
+    missing = {lang: check_edition(edition_path(settings.corpus_dir, lang), lang, units).missing for lang in languages}
+    client = _run(lambda: client_from(settings))
+    if client is None:
+        for lang, todo in missing.items():
+            typer.echo(f"{lang}: {len(todo)} of {len(units)} units have no translation")
+        if any(missing.values()):
+            _fail(
+                InputError(
+                    "no LLM configured: set RAG_LLM_BASE_URL and RAG_LLM_MODEL (any OpenAI-compatible server) and run "
+                    "`rag translate` again, or add the units to corpus/edition/<language>.jsonl by hand "
+                    "(`rag edition check` lists them)"
+                )
+            )
+        return
+    failed = 0
+    label = report_label(report.metadata)
+    for lang in languages:
+        with typer.progressbar(length=len(missing[lang]), label=f"translating into {lang}") as bar:
+            try:
+                run = translate_missing(client, lang, settings.corpus_dir, units, label, lambda _: bar.update(1))
+            except RagError as exc:
+                _fail(exc)
+        typer.echo(f"{lang}: {len(run.filled)} units translated, {len(run.failed)} left out, "
+                   f"{run.dropped} entries of removed units dropped ({run.path})")  # fmt: skip
+        for unit, why in run.failed:
+            typer.echo(f"  not translated [{unit.key}] 【{unit.section}】 {unit.ja[:50]}: {why}")
+        failed += len(run.failed)
+    if failed:
+        raise typer.Exit(1)
 
 
 feedback_app = typer.Typer(help="Thumbs up/down feedback stored by the chat UI.", no_args_is_help=True)

@@ -36,6 +36,7 @@ class Report:
     metadata: dict[str, str]
     text: str
     sha256: str
+    folder: Path | None = None  # the corpus folder it was read from: its edition/ translations live there
 
     def section(self, section_id: str) -> Section:
         for section in self.sections:
@@ -48,7 +49,7 @@ def load_report(corpus_dir: Path) -> Report:
     """Read ``metadata.json`` and the report file it names, and parse it."""
     metadata = load_metadata(corpus_dir)
     report_path = corpus_dir / metadata.get("file", "report.txt")
-    return parse_report_file(report_path, metadata)
+    return replace(parse_report_file(report_path, metadata), folder=corpus_dir)
 
 
 def load_metadata(corpus_dir: Path) -> dict[str, str]:
@@ -160,7 +161,8 @@ def _is_blank(line: str) -> bool:
     return not line.strip()
 
 
-def _is_source(line: str) -> bool:
+def is_source(line: str) -> bool:
+    """Whether a line cites where a table or figure came from (資料) …, …より作成。)."""
     return bool(SOURCE_RE.match(line) or BARE_SOURCE_RE.match(line))
 
 
@@ -211,7 +213,7 @@ def parse_blocks(lines: list[str]) -> tuple[Block, ...]:
             flush_pending()
             source = ""
             j = _skip_blank(lines, i)
-            if j < n and _is_source(lines[j].strip()):
+            if j < n and is_source(lines[j].strip()):
                 source, i = _clean_source(lines[j]), j + 1
             trimmed = [_trim_row(r) for r in rows]
             # A header row is short labels; some tables start straight with data.
@@ -231,7 +233,7 @@ def parse_blocks(lines: list[str]) -> tuple[Block, ...]:
             )
             continue
         i += 1
-        if _is_source(stripped):
+        if is_source(stripped):
             source = _clean_source(stripped)
             if pending:
                 flush_pending(source)
@@ -271,7 +273,7 @@ def parse_blocks(lines: list[str]) -> tuple[Block, ...]:
             nxt = lines[i + gap].strip() if i + gap < n else ""
             # A caption with its image missing is followed by a wide gap or its source; one
             # followed directly by text is a heading for what follows.
-            if gap >= 2 or _is_source(nxt) or "\t" in nxt or not nxt:
+            if gap >= 2 or is_source(nxt) or "\t" in nxt or not nxt:
                 pending.append(stripped)
             else:
                 flush_pending()

@@ -4,6 +4,7 @@ RagError                (HTTP 500 unless a subclass says otherwise)
 ├── InputError          bad question or request, an unknown retrieval mode (HTTP 400/422)
 │   └── QuestionTooLong over RAG_MAX_QUESTION_CHARS (HTTP 413)
 ├── CorpusError         report file unreadable, not UTF-8 or without sections
+│   └── EditionError    a translation file of the aligned edition is malformed (the file and line named)
 ├── ModelError          embedding model missing, not provisioned or invalid (HTTP 503)
 ├── IndexError_         index missing, corrupted or built from another corpus/model (HTTP 503)
 ├── DependencyError     an optional package is not installed
@@ -32,6 +33,10 @@ class QuestionTooLong(InputError):
 
 class CorpusError(RagError):
     """The report or its metadata cannot be read: fix the corpus folder (RAG_CORPUS_DIR)."""
+
+
+class EditionError(CorpusError):
+    """A translation file cannot be used: not UTF-8 JSON Lines, a duplicate key, a key of no unit."""
 
 
 class ModelError(RagError):

@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,8 @@ import numpy as np
 
 from rag.chunking import ChunkingConfig, chunk_sections, indexed_text, passage_units, unit_indexed_text
 from rag.corpus import Report
+from rag.edition import Edition, report_editions
+from rag.edition_index import EditionIndex, build_parts, edition_files, load_parts, write_parts
 from rag.embed import Embedder
 from rag.errors import IndexError_
 from rag.lexical import LexicalIndex, tokenize, vocabulary
@@ -30,7 +32,7 @@ from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the aligned edition (English and Chinese parts)
 POINTER = "CURRENT"
 FILES = (
     "vectors.faiss",
@@ -62,14 +64,25 @@ class Index:
     # The report's Japanese content words, embedded, for cross-lingual query expansion.
     terms: list[str]
     term_vectors: np.ndarray
+    # The project's English and Chinese translation, aligned with the passages and units above.
+    editions: dict[str, EditionIndex] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        keys = ("model_id", "corpus_sha256", "chunks", "sections", "built_at", "build_id")
+        keys = ("model_id", "corpus_sha256", "chunks", "sections", "built_at", "build_id", "editions")
         return {k: self.manifest.get(k) for k in keys}
 
 
-def identity(report: Report, embedder: Embedder, config: ChunkingConfig) -> dict[str, Any]:
-    """What an index must have been built from to be valid for this corpus, model and chunking."""
+def build_files(manifest: dict[str, Any]) -> tuple[str, ...]:
+    """Every data file of a build: the Japanese index's and each edition language's."""
+    return FILES + tuple(name for language in manifest.get("editions") or {} for name in edition_files(language))
+
+
+def identity(
+    report: Report, embedder: Embedder, config: ChunkingConfig, editions: dict[str, Edition] | None = None
+) -> dict[str, Any]:
+    """What an index must have been built from to be valid for this corpus, its editions, model and chunking.
+    ``editions`` default to those in the report's corpus folder."""
+    editions = report_editions(report, config) if editions is None else editions
     # The passages as embedded: a change in how they are cut or labelled makes the index stale
     # even when the report, the model and the size settings are the same.
     passages = "\x1e".join(indexed_text(c) for c in chunk_sections(report.sections, config))
@@ -80,6 +93,7 @@ def identity(report: Report, embedder: Embedder, config: ChunkingConfig) -> dict
         "model_id": embedder.model_id,
         "model_weights_sha256": embedder.weights_hash,
         "chunking": config.as_dict(),
+        "editions": {language: edition.sha256 for language, edition in sorted(editions.items())},
     }
 
 
@@ -92,6 +106,7 @@ def mismatch(manifest: dict[str, Any], expected: dict[str, Any]) -> str | None:
         "model_id": "embedding model",
         "model_weights_sha256": "embedding model weights",
         "chunking": "chunking settings",
+        "editions": "edition (a translation in corpus/edition changed)",
     }
     for key, label in labels.items():
         if manifest.get(key) != expected.get(key):
@@ -137,7 +152,9 @@ def build_index(
     import faiss
 
     config = config or ChunkingConfig()
-    expected = identity(report, embedder, config)
+    # Read (and checked) before anything is written: a malformed translation file stops the build here.
+    editions = report_editions(report, config)
+    expected = identity(report, embedder, config, editions)
     existing = read_manifest(index_dir)
     if not force and existing and mismatch(existing, expected) is None and verify_files(index_dir) is None:
         return existing, False
@@ -152,6 +169,7 @@ def build_index(
     tokens = [tokenize(t) for t in texts]
     terms = vocabulary(tokens)
     term_vectors = embedder.encode_queries(terms) if terms else np.zeros((0, vectors.shape[1]), np.float32)
+    parts = [build_parts(e, chunks, units, embedder, show_progress) for _, e in sorted(editions.items())]
 
     index_dir.mkdir(parents=True, exist_ok=True)
     build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
@@ -170,6 +188,9 @@ def build_index(
         np.save(staging / "unit_vectors.npy", unit_vectors.astype(np.float32))
         (staging / "terms.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
         np.save(staging / "term_vectors.npy", term_vectors.astype(np.float32))
+        for part in parts:
+            write_parts(staging, part)
+        files = build_files(expected)
         manifest = {
             **expected,
             "build_id": build_id,
@@ -182,9 +203,10 @@ def build_index(
             "sections": len(report.sections),
             "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "build_seconds": round(time.perf_counter() - started, 2),
-            "files": {name: _sha256(staging / name) for name in FILES},
+            "edition_units": {e.language: {"missing": e.missing} for e in editions.values()},
+            "files": {name: _sha256(staging / name) for name in files},
             # Sizes tell a truncated file (an interrupted copy, a full disk) from a garbled one.
-            "sizes": {name: (staging / name).stat().st_size for name in FILES},
+            "sizes": {name: (staging / name).stat().st_size for name in files},
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         final = index_dir / f"build-{build_id}"
@@ -227,7 +249,7 @@ def verify_files(index_dir: Path) -> str | None:
         return f"index manifest {build / 'manifest.json'} is unreadable: {REBUILD_HINT}"
     digests: dict[str, str] = manifest.get("files") or {}
     sizes: dict[str, int] = manifest.get("sizes") or {}  # absent in manifests written before sizes were kept
-    for name in FILES:
+    for name in build_files(manifest):
         path = build / name
         if name not in digests:
             return f"index manifest in {build.name} has no checksum for {name}: {REBUILD_HINT}"
@@ -248,7 +270,8 @@ def fingerprint(index_dir: Path) -> tuple[Any, ...]:
     if build is None:
         return (None,)
     stats: list[tuple[str, int, int] | None] = []
-    for name in ("manifest.json", *FILES):
+    manifest = read_manifest(index_dir) or {}
+    for name in ("manifest.json", *build_files(manifest)):
         try:
             st = (build / name).stat()
         except OSError:
@@ -281,6 +304,10 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         unit_vectors = np.load(build / "unit_vectors.npy", allow_pickle=False)
         terms = json.loads((build / "terms.json").read_text(encoding="utf-8"))
         term_vectors = np.load(build / "term_vectors.npy", allow_pickle=False)
+        editions = {
+            language: load_parts(build, language, len(chunks), len(units))
+            for language in manifest.get("editions") or {}
+        }
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise IndexError_(f"index in {build} cannot be read ({exc}): {REBUILD_HINT}") from exc
     if not (vectors.ntotal == len(chunks) == len(tokens) == manifest.get("chunks")) or len(units) != len(unit_vectors):
@@ -296,6 +323,7 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None) -> Index
         unit_vectors=unit_vectors,
         terms=terms,
         term_vectors=term_vectors,
+        editions=editions,
     )
 
 

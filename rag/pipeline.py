@@ -18,6 +18,7 @@ from rag.corpus import Report, load_report, report_label
 from rag.embed import Embedder, embedder_from
 from rag.followup import standalone_question
 from rag.index import Index, build_index, identity, load_index
+from rag.intents import classify
 from rag.lang import clean_history, clean_question, detect_language
 from rag.llm.generate import make_generator
 from rag.retrieve import RetrievalConfig, Retriever, Scored
@@ -52,7 +53,7 @@ class Pipeline:
         self.index = index
         self.retriever = Retriever(index, embedder, retrieval)
         answering = answering or default_answer_config(embedder.model_id, settings.calibration_file)
-        self.answerer = ExtractiveAnswerer(index, answering)
+        self.answerer = ExtractiveAnswerer(index, answering, report.metadata)
         self.generator = make_generator(settings, self.answerer, report_label(report.metadata))
 
     @classmethod
@@ -74,12 +75,26 @@ class Pipeline:
         index = load_index(settings.index_dir, expected)
         return cls(settings, report, embedder, index)
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> SearchResult:
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        mode: str | None = None,
+        history: Sequence[dict[str, Any]] | None = None,
+    ) -> SearchResult:
+        """Ranked passages for ``query``; with ``history`` a short follow-up is read with the previous question."""
         started = time.perf_counter()
         query = clean_question(query, self.settings.max_question_chars)
         language = detect_language(query)
-        hits = self.retriever.search(query, k or self.settings.top_k, language, mode)
+        query = self.standalone(query, history, language)
+        scored = self.retriever.focus(self.retriever.score(query, language, mode), classify(query, language))
+        hits = self.retriever.hits(scored, k or self.settings.top_k)
         return SearchResult(query, language, tuple(hits), ms_since(started))
+
+    def standalone(self, question: str, history: Sequence[dict[str, Any]] | None, language: str | None = None) -> str:
+        """The question as retrieval sees it: a follow-up rewritten with the previous question."""
+        language = language or detect_language(question)
+        return standalone_question(question, language, clean_history(history), self.generator.rewrite)
 
     def ask(self, question: str, k: int | None = None, history: Sequence[dict[str, Any]] | None = None) -> Answer:
         """Answer a question; with chat ``history`` a short follow-up is read with the previous question."""
@@ -109,9 +124,16 @@ class Pipeline:
     ) -> tuple[str, str, Scored, list[Hit]]:
         question = clean_question(question, self.settings.max_question_chars)
         language = detect_language(question)
-        query = standalone_question(question, language, clean_history(history), self.generator.rewrite)
-        scored = self.retriever.score(query, language)
+        query = self.standalone(question, history, language)
+        scored = self.retriever.focus(self.retriever.score(query, language), classify(query, language))
         return question, query, scored, self.retriever.hits(scored, k or self.settings.top_k)
+
+    def retrieve_for_answer(
+        self, question: str, k: int | None = None, history: Sequence[dict[str, Any]] | None = None
+    ) -> tuple[Scored, list[Hit]]:
+        """What ``ask`` hands the answerer: the scores (with the question's intent) and the hits."""
+        _, _, scored, hits = self._retrieve(question, k, history)
+        return scored, hits
 
     def summary(self) -> dict[str, Any]:
         return self.index.summary()
@@ -122,7 +144,7 @@ class Pipeline:
         config = self.answerer.config
         other = copy.copy(self)
         other.answerer = ExtractiveAnswerer(
-            self.index, replace(config, abstain_below={**config.abstain_below, **thresholds})
+            self.index, replace(config, abstain_below={**config.abstain_below, **thresholds}), self.report.metadata
         )
         other.generator = make_generator(self.settings, other.answerer, report_label(self.report.metadata))
         return other

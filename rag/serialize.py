@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rag.types import Answer, Citation, Hit
+from rag.types import Answer, Citation, Hit, Translation
 
 
 def hit_json(hit: Hit) -> dict[str, Any]:
@@ -18,11 +18,25 @@ def hit_json(hit: Hit) -> dict[str, Any]:
         "text": hit.chunk.text,
         "score": round(hit.score, 6),
         "retrievers": hit.retrievers,
+        "translation": translation_json(hit.translation) if hit.translation is not None else None,
     }
 
 
+def translation_json(t: Translation) -> dict[str, Any]:
+    return {"language": t.language, "title": t.title, "heading_path": list(t.heading_path), "text": t.text}
+
+
 def citation_json(c: Citation) -> dict[str, Any]:
-    return {"n": c.n, "chunk_id": c.chunk_id, "section": c.section_id, "title": c.section_title, "quote": c.quote}
+    """A citation: the quote and section title in the reader's language, and as the Japanese original has them."""
+    return {
+        "n": c.n,
+        "chunk_id": c.chunk_id,
+        "section": c.section_id,
+        "title": c.section_title,
+        "quote": c.quote,
+        "quote_original": c.original,
+        "title_original": c.title_original or c.section_title,
+    }
 
 
 def search_result_json(result: Any) -> dict[str, Any]:
@@ -34,6 +48,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
     """An ``Answer``: the text, its citations, the hits it was drawn from, then how it was written."""
     answered: dict[str, Any] = {"question": answer.question, "answer": answer.text, "language": answer.language}
     answered |= {"abstained": answer.abstained, "citations": [citation_json(c) for c in answer.citations]}
+    answered |= {"intent": answer.intent, "span": answer.span}
     return {**answered, **_retrieved(answer), **generation_json(answer)}
 
 

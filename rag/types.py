@@ -57,20 +57,40 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class Translation:
+    """A passage as the aligned edition of one language gives it."""
+
+    language: str
+    title: str
+    heading_path: tuple[str, ...]
+    text: str
+
+
+@dataclass(frozen=True)
 class Hit:
     chunk: Chunk
     score: float
     rank: int
     retrievers: dict[str, int] = field(default_factory=dict)  # retriever name -> its rank
+    translation: Translation | None = None  # the passage in the question's language, when the edition has it
 
 
 @dataclass(frozen=True)
 class Citation:
+    """A numbered source of an answer: the passage, its section, and the words quoted from it, in the
+    reader's language (``quote``, ``section_title``) and as the Japanese original writes them."""
+
     n: int
     chunk_id: str
     section_id: str
     section_title: str
     quote: str
+    quote_original: str = ""  # the Japanese the quote translates; empty when ``quote`` is the original
+    title_original: str = ""
+
+    @property
+    def original(self) -> str:
+        return self.quote_original or self.quote
 
 
 @dataclass(frozen=True)
@@ -88,6 +108,11 @@ class Answer:
     removed: tuple[Removed, ...] = ()  # generated sentences that failed verification
     query: str = ""  # the standalone question retrieval used (a follow-up rewritten with the history)
     interrupted: str | None = None  # the LLM failed after verified sentences had been streamed
+    # What the question asked of the report: "content", "scoped" (a chapter or section), "meta" (its title,
+    # author, date or contents) or "help" (a greeting or "what can you do?").
+    intent: str = "content"
+    span: str | None = None  # the asked-for amount or date, as the direct answer marks it
+    direct: int = 1  # how many of the first citations make up the direct answer (a summary quotes several)
 
 
 @dataclass(frozen=True)

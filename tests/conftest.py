@@ -50,6 +50,24 @@ def fake_pipeline(sample_corpus: Path, tmp_path: Path):
     return Pipeline.load(settings, build=True, embedder=HashEmbedder())
 
 
+@pytest.fixture
+def edition_corpus(sample_corpus: Path) -> Path:
+    """The sample corpus with an English edition of the sample report (tests/sample_edition/en.jsonl)."""
+    (sample_corpus / "edition").mkdir()
+    shutil.copy(HERE / "sample_edition" / "en.jsonl", sample_corpus / "edition" / "en.jsonl")
+    return sample_corpus
+
+
+@pytest.fixture
+def edition_pipeline(edition_corpus: Path, tmp_path: Path):
+    """``fake_pipeline`` with the English edition: English questions read and are answered in English."""
+    from rag.embed import HashEmbedder
+    from rag.pipeline import Pipeline
+
+    settings = _settings(edition_corpus, tmp_path / "index", tmp_path / "data", embed_model="hash")
+    return Pipeline.load(settings, build=True, embedder=HashEmbedder())
+
+
 @pytest.fixture(scope="session")
 def real_pipeline(tmp_path_factory: pytest.TempPathFactory):
     """The real default model over the real report. It reads the project's own index (built by

@@ -75,8 +75,12 @@ def test_ask_shape_and_citations(client: TestClient) -> None:
     assert body["language"] == "ja" and body["abstained"] is False and body["took_ms"] > 0
     assert body["citations"] and body["citations"][0]["section"] == "1-1"
     for c in body["citations"]:
-        assert set(c) == {"n", "chunk_id", "section", "title", "quote"}
-        assert c["quote"] in body["answer"] and f"[{c['n']}]" in body["answer"]
+        assert set(c) == {"n", "chunk_id", "section", "title", "quote", "quote_original", "title_original"}
+        assert c["quote_original"] == c["quote"] and c["title_original"] == c["title"]  # a Japanese question
+        assert f"[{c['n']}]" in body["answer"]
+    # The table row reads as its columns: the row's own cells are all in the answer.
+    assert all(cell in body["answer"] for cell in body["citations"][0]["quote"].split(" | "))
+    assert body["intent"] == "content" and "span" in body
     assert {c["chunk_id"] for c in body["citations"]} <= {h["chunk_id"] for h in body["hits"]}
 
 
@@ -171,11 +175,11 @@ def test_chat_completions_plain_and_streaming(client: TestClient) -> None:
     body = plain.json()
     assert plain.status_code == 200 and body["object"] == "chat.completion" and body["model"] == "report-rag"
     content = body["choices"][0]["message"]["content"]
-    answer, sources = content.split("\n\nSources:\n")
+    answer, sources = content.split("\n\n出典:\n")  # the Sources list in the asker's language
     assert body["citations"] and body["language"] == "ja" and body["abstained"] is False
     first = body["citations"][0]
     assert sources.splitlines()[0].startswith(f"[1] 【{first['section']}】{first['title']} — “")
-    assert first["quote"] in answer and "[1]" in answer
+    assert "[1]" in answer
 
     with client.stream("POST", "/v1/chat/completions", json={"messages": messages, "stream": True}) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
@@ -266,13 +270,18 @@ def test_real_answers_through_the_api(real_pipeline) -> None:
     body = en.json()
     assert body["language"] == "en" and not body["abstained"] and body["citations"]
     assert all(SECTION_RE.match(c["section"]) for c in body["citations"]), body["citations"]
-    assert "490万社" in body["answer"]
+    # English from the edition, the Japanese original in the citation.
+    assert "**4.9 million**" in body["answer"] and "490万社" in body["citations"][0]["quote_original"]
+    assert body["citations"][0]["title"] != body["citations"][0]["title_original"]
     chat = client.post(
         "/v1/chat/completions", json={"messages": [{"role": "user", "content": "中国人形机器人的发展目标是什么？"}]}
     )
     completion = chat.json()
     assert completion["language"] == "zh" and completion["citations"]
-    assert "\n\nSources:\n[1] 【" in completion["choices"][0]["message"]["content"]
+    assert (
+        "\n\n来源（引自 report-rag 的中文译文，以日文原文为准）：\n[1] 【"
+        in completion["choices"][0]["message"]["content"]
+    )
 
 
 def sse(response: Any) -> list[tuple[str, Any]]:
@@ -341,9 +350,7 @@ def test_chat_stream_with_an_llm_carries_verified_citations_in_the_last_chunk(ll
     chunks = events[:-1]
     content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert (
-        content.startswith(
-            f"政策は5カ年計画に連動している[3]。\n\nSources:\n[3] 【{third['section']}】{third['title']}"
-        )
+        content.startswith(f"政策は5カ年計画に連動している[3]。\n\n出典:\n[3] 【{third['section']}】{third['title']}")
         and "[8]" not in content
     )
     last = chunks[-1]

@@ -120,12 +120,19 @@ def _check_answer(page: Any, message: Any, answer: Answer) -> None:
     for i, c in enumerate(answer.citations):
         summary = summaries.nth(i).inner_text()
         assert f"[{c.n}]" in summary and f"【{c.section_id}】" in summary and c.section_title[:20] in summary
-    # Unfolding a citation shows its passage with the quoted words marked.
+    # Unfolding a citation shows its passage with the quoted words marked; a translated one folds the Japanese
+    # original inside, its quote marked too.
     first = message.locator("details.rr-cite").first
-    first.locator("summary").click()
-    mark = first.locator(".rr-passage mark")
-    mark.wait_for(timeout=5_000)
-    assert mark.inner_text().replace("\n", "") == answer.citations[0].quote.replace("\n", "")
+    first.locator("> summary").click()
+    mark = first.locator("> .rr-passage mark")
+    mark.first.wait_for(timeout=5_000)
+    assert mark.first.inner_text().replace("\n", "") == answer.citations[0].quote.split("\n")[0]
+    if answer.language != "ja":
+        assert first.locator(".rr-note").inner_text().endswith("the Japanese original is authoritative.")
+        first.locator("details.rr-original > summary").click()
+        original = first.locator("details.rr-original .rr-passage mark").first
+        original.wait_for(timeout=5_000)
+        assert original.inner_text().replace("\n", "") == answer.citations[0].original.split("\n")[0]
     # It streamed: the page showed the answer growing before the sources appeared.
     stream = page.evaluate("window.__rrStream")
     partial = {length for length, has_sources in stream if not has_sources and length > 0}
@@ -162,13 +169,14 @@ def test_chat_in_a_real_browser(
     en_answer = real_pipeline.ask(EN)
     en_message = _ask(page, EN, 1)
     _check_answer(page, en_message, en_answer)
-    assert "1091億ドル" in en_message.inner_text() and "93億ドル" in en_message.inner_text()
+    # In English, from the edition: the reader sees dollars the English way.
+    assert "$109.1 billion" in en_message.inner_text() and "$9.3 billion" in en_message.inner_text()
 
     # Copy gives the answer and its sources as plain text, not the message's HTML.
     en_message.hover()
     page.locator("#rr-chat button[aria-label='Copy message']").last.click()
     copied = page.evaluate("navigator.clipboard.readText()")
-    assert "1091億ドル" in copied and f"[1] 【{en_answer.citations[0].section_id}】" in copied
+    assert "$109.1 billion" in copied and f"[1] 【{en_answer.citations[0].section_id}】" in copied
     assert "<" not in copied and "\\[" not in copied
 
     # Thumbs up on the English answer lands in the SQLite file.

@@ -4,19 +4,21 @@ from pathlib import Path
 
 import pytest
 
+from rag.answer import RULED_OUT
 from rag.errors import InputError
 from rag.eval import (
-    RULED_OUT,
     Question,
-    _strength,
     answer_metrics,
     calibrate_threshold,
     is_relevant,
+    kind_metrics,
     load_questions,
     naive_chunks,
     ranking_metrics,
+    render_table,
     run_evaluation,
 )
+from rag.eval.run import _strength
 from rag.pipeline import Pipeline
 from rag.types import Answer, Citation
 
@@ -54,63 +56,93 @@ def test_bad_question_file_names_the_line(tmp_path: Path) -> None:
     path.write_text(json.dumps({"id": "a", "language": "ja", "question": "?"}) + "\n{broken\n", encoding="utf-8")
     with pytest.raises(InputError, match=":2:"):
         load_questions(path)
+    path.write_text(json.dumps({"id": "a", "language": "ja", "question": "?", "split": "dev"}) + "\n")
+    with pytest.raises(InputError, match=":1: split must be one of tune, test"):
+        load_questions(path)
 
 
-def test_run_evaluation_compares_modes(fake_pipeline: Pipeline) -> None:
+ROBOT = Question(
+    "j1", "ja", "ロボット政策の2027年の目標は？", True, "1-1", ("2027年までに世界の先進レベルに達する",), ("2027年",)
+)
+
+
+def test_run_evaluation_compares_modes_on_each_split(fake_pipeline: Pipeline) -> None:
     questions = [
-        Question(
-            "j1",
-            "ja",
-            "ロボット政策の2027年の目標は？",
-            True,
-            "1-1",
-            ("2027年までに世界の先進レベルに達する",),
-            ("2027年",),
-        ),
-        Question("u1", "ja", "日本の天気は？", False),
+        ROBOT,
+        replace(ROBOT, id="j2", split="test"),
+        Question("u1", "ja", "日本の天気は？", False, kind="unanswerable", split="test"),
     ]
     report = run_evaluation(fake_pipeline, questions, modes=("bm25", "full"))
-    assert list(report["retrieval"]) == ["bm25", "full"]
-    assert report["retrieval"]["full"]["ja"]["n"] == 1 and report["retrieval"]["full"]["en"]["n"] == 0
-    # The one answerable question is answered from its table row, which holds the key fact.
-    answer = fake_pipeline.ask(questions[0].question)
-    assert not answer.abstained and "2027年" in answer.text
-    assert report["answers"]["ja"]["key_facts"] == 1.0 and report["answers"]["ja"]["answerable"] == 1
-    assert report["answers"]["ja"]["unanswerable"] == 1
-    assert report["thresholds"] == fake_pipeline.answerer.config.abstain_below
+    assert report["splits"] == {"tune": 1, "test": 2}
+    assert list(report["retrieval"]["tune"]) == ["bm25", "full"]
+    assert report["retrieval"]["test"]["full"]["ja"]["n"] == 1 and report["retrieval"]["test"]["full"]["en"]["n"] == 0
+    # The answerable question is answered from its table row, which holds the key fact.
+    assert report["answers"]["tune"]["ja"]["key_facts"] == 1.0 and report["answers"]["tune"]["ja"]["answerable"] == 1
+    # Japan appears nowhere in the report: refused.
+    assert report["answers"]["test"]["ja"]["unanswerable"] == 1
+    assert report["answers"]["test"]["ja"]["abstention_recall"] == 1.0
+    assert report["kinds"]["test"] == {
+        "fact": {"n": 1, "right": 1, "rate": 1.0},
+        "unanswerable": {"n": 1, "right": 1, "rate": 1.0},
+    }
+    table = render_table(report)
+    assert "tune:   1" in table and "test:   1" in table
+    only_tune = run_evaluation(fake_pipeline, questions, modes=("bm25",), splits=("tune",))
+    assert list(only_tune["retrieval"]) == ["tune"] and list(only_tune["answers"]) == ["tune"]
 
 
-def test_answer_metrics_on_a_fixed_set() -> None:
+def test_answer_metrics_look_at_the_direct_answer_only() -> None:
     q = [
-        Question("a", "ja", "?", True, key_facts=("490万社",)),
-        Question("b", "ja", "?", True, key_facts=("1.2兆元", "2025年")),
+        Question("a", "ja", "?", True, evidence=("490万社に達した",), key_facts=("490万社",)),
+        Question("b", "ja", "?", True, evidence=("約1.2兆元",), key_facts=("1.2兆元", "2025年")),
         Question("c", "ja", "?", True, key_facts=("100倍",)),
-        Question("d", "en", "?", False),
-        Question("e", "en", "?", False),
+        Question("d", "en", "?", False, kind="unanswerable"),
+        Question("e", "en", "?", False, kind="unanswerable"),
+        Question("f", "en", "hi", False, kind="help"),
     ]
     cite = Citation(1, "p1", "2-1", "規模", "490万社に達した")
+    other = Citation(2, "p1", "2-1", "規模", "AI関連企業の登録件数は")
     answers = [
-        _answer("…490万社に達した [1]", (cite,)),  # key fact present, valid citation
-        _answer("…1.2兆元 [1]", (replace(cite, quote="not in the passage"),)),  # one fact missing, bad citation
+        # key fact in the direct answer; its support holds no evidence
+        _answer("…490万社に達した [1]\n- “AI関連企業の登録件数は” [2]", (cite, other)),
+        # a key fact only in the supporting quote does not count; its citation is not in the passage
+        _answer("…[1] [2]", (replace(cite, quote="not in the passage"), replace(cite, n=2, quote="1.2兆元 2025年"))),
         _answer("申し訳ありませんが…", (), abstained=True),  # wrongly refused
         _answer("The report does not cover this question.", (), abstained=True),  # rightly refused
         _answer("…490万社 [1]", (cite,)),  # answered an unanswerable one
+        _answer("Ask me about the report…", (), intent="help"),  # help is neither refused nor answered
     ]
     m = answer_metrics(q, answers, {"p1": "AI関連企業の登録件数は490万社に達した。"})
     assert m["ja"]["key_facts"] == pytest.approx(1 / 3) and m["ja"]["wrong_abstention"] == pytest.approx(1 / 3)
     assert m["ja"]["valid_citations"] == 0.5  # of the two answered: one quote is not in its passage
+    assert m["ja"]["quotes_per_answer"] == 2.0 and m["ja"]["quotes_with_evidence"] == 0.25
     assert m["en"]["abstention_recall"] == 0.5 and m["all"]["abstention_precision"] == 0.5
     assert (m["all"]["answerable"], m["all"]["unanswerable"]) == (3, 2)
+    kinds = kind_metrics(q, answers)
+    assert kinds["help"] == {"n": 1, "right": 1, "rate": 1.0} and kinds["unanswerable"]["right"] == 1
 
 
-def test_calibration_answers_with_its_own_pipeline(fake_pipeline: Pipeline) -> None:
+def test_a_whole_summary_is_the_direct_answer() -> None:
+    q = Question("s", "en", "Summarize chapter 1", True, "1のまとめ", ("連動している",), ("連動",), kind="summary")
+    parts = (Citation(1, "p", "1のまとめ", "t", "a", "政策は"), Citation(2, "p", "1のまとめ", "t", "b", "連動している"))
+    summary = Answer("?", "en", "…", False, parts, (), direct=2, intent="scoped")
+    assert answer_metrics([q], [summary], {"p": "政策は連動している"})["en"]["key_facts"] == 1.0
+    assert kind_metrics([q], [summary])["summary"]["right"] == 1
+    assert (
+        kind_metrics([q], [replace(summary, citations=(replace(parts[0], section_id="2-1"),))])["summary"]["right"] == 0
+    )
+
+
+def test_calibration_fits_on_the_tuning_part_and_answers_with_its_own_pipeline(fake_pipeline: Pipeline) -> None:
     questions = [
         Question("j", "ja", "ロボット政策の2027年の目標は？", True),
-        Question("u", "ja", "日本の天気は？", False),
+        Question("u", "ja", "人型ロボットの天気は？", False, kind="unanswerable"),
+        Question("t", "ja", "人型ロボットの映画は？", False, kind="unanswerable", split="test"),
     ]
     before = dict(fake_pipeline.answerer.config.abstain_below)
     report = run_evaluation(fake_pipeline, questions, modes=("bm25",), calibrate=True)
     assert fake_pipeline.answerer.config.abstain_below == before  # the caller's pipeline is left alone
+    assert report["calibration"]["fitted_on"] == "tune" and report["calibration"]["questions"] == 2
     fitted = report["calibration"]["thresholds"]
     assert report["thresholds"] == {**before, **fitted} and fitted["ja"] > before["ja"]
     calibrated = fake_pipeline.with_thresholds(fitted)
@@ -120,11 +152,14 @@ def test_calibration_answers_with_its_own_pipeline(fake_pipeline: Pipeline) -> N
     )
 
 
-def _answer(text: str, citations: tuple[Citation, ...], abstained: bool = False) -> Answer:
-    return Answer("?", "ja", text, abstained, citations, ())
+def _answer(text: str, citations: tuple[Citation, ...], abstained: bool = False, intent: str = "content") -> Answer:
+    return Answer("?", "ja", text, abstained, citations, (), intent=intent)
 
 
-def test_rule_abstentions_count_against_the_calibration_budget(fake_pipeline) -> None:
+def test_rule_abstentions_count_against_the_calibration_budget(fake_pipeline: Pipeline) -> None:
     # A year the report never mentions abstains whatever the threshold: calibration must see it as refused.
-    assert _strength(fake_pipeline, "1999年のロボット政策の目標は？") == RULED_OUT
-    assert _strength(fake_pipeline, "ロボット政策の目標は？") > RULED_OUT
+    assert _strength(fake_pipeline, Question("y", "ja", "1999年のロボット政策の目標は？", False)) == RULED_OUT
+    assert (_strength(fake_pipeline, Question("r", "ja", "ロボット政策の目標は？", True)) or 0) > RULED_OUT
+    # Questions that never abstain (help, a chapter asked for whole) are not calibrated on.
+    assert _strength(fake_pipeline, Question("h", "ja", "こんにちは", False, kind="help")) is None
+    assert _strength(fake_pipeline, Question("c", "ja", "第1章のまとめは？", True, kind="summary")) is None

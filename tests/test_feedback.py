@@ -29,7 +29,15 @@ def test_add_export_round_trip(tmp_path: Path) -> None:
     assert rows[0]["vote"] == "up" and rows[0]["language"] == "ja" and rows[0]["comment"] is None
     # Citations come back as the API's JSON shape, not as a string.
     assert rows[0]["citations"] == [
-        {"n": 1, "chunk_id": "abc123", "section": "2-1", "title": "規模の拡大", "quote": CITE.quote}
+        {
+            "n": 1,
+            "chunk_id": "abc123",
+            "section": "2-1",
+            "title": "規模の拡大",
+            "quote": CITE.quote,
+            "quote_original": CITE.quote,
+            "title_original": "規模の拡大",
+        }
     ]
     assert rows[1]["citations"] == [] and rows[1]["comment"] == "wrong"
     assert rows[0]["created_at"].endswith("+00:00")  # an ISO timestamp in UTC

@@ -16,11 +16,13 @@ REPO = Path(__file__).resolve().parent.parent
 # Lowest first.
 LAYERS: list[list[str]] = [
     ["rag", "rag.types", "rag.errors", "rag.config"],
-    ["rag.lang"],
+    ["rag.lang", "rag.numbers"],
+    ["rag.intents", "rag.edition_checks"],
     ["rag.corpus"],
     ["rag.chunking"],
+    ["rag.edition"],
     ["rag.model", "rag.embed", "rag.lexical"],
-    ["rag.crosslingual"],
+    ["rag.crosslingual", "rag.edition_index"],
     ["rag.index"],
     ["rag.retrieve"],
     ["rag.answer"],

@@ -22,9 +22,9 @@ def test_reciprocal_rank_fusion_terms() -> None:
 
 
 def test_an_unknown_mode_is_bad_input(fake_pipeline: Pipeline) -> None:
-    with pytest.raises(InputError, match="unknown retrieval mode 'semantic': use one of bm25, dense, hybrid, full"):
+    modes = ", ".join(MODES)
+    with pytest.raises(InputError, match=f"unknown retrieval mode 'semantic': use one of {modes}"):
         fake_pipeline.retriever.score(Q, mode="semantic")
-    assert MODES == ("bm25", "dense", "hybrid", "full")
 
 
 def test_bm25_and_dense_modes_use_one_retriever_each(fake_pipeline: Pipeline) -> None:

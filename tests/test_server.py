@@ -82,7 +82,7 @@ def test_openai_client_plain_and_streaming(server, fake_pipeline) -> None:
     completion = create(model="report-rag", messages=messages, temperature=0, max_tokens=200)
     content = completion.choices[0].message.content or ""
     assert completion.choices[0].finish_reason == "stop"
-    assert "[1]" in content and "\n\nSources:\n[1] 【1-1】" in content
+    assert "[1]" in content and "\n\n出典:\n[1] 【1-1】" in content  # the Sources list in the asker's language
     extra = completion.model_extra or {}
     assert extra["citations"][0]["section"] == "1-1" and extra["citations"][0]["quote"] in content
 

@@ -128,20 +128,34 @@ def test_eval_tables_from_a_report() -> None:
     metrics = {"n": 4, "hit@1": 0.5, "hit@5": 0.75, "hit@10": 1.0, "mrr@10": 0.6251, "ndcg@10": 0.7}
     answers = {
         "key_facts": 0.5,
-        "abstention_precision": 1.0,
-        "abstention_recall": 0.5,
         "wrong_abstention": 0.0,
+        "abstention_recall": 0.5,
+        "abstention_precision": 1.0,
+        "quotes_per_answer": 1.25,
+        "quotes_with_evidence": 0.8,
         "valid_citations": 1.0,
         "answerable": 4,
         "unanswerable": 2,
     }
     empty = {**metrics, "n": 0}
-    report = {"retrieval": {"full": {"all": metrics, "zh": empty, "ja": metrics}}, "answers": {"all": answers}}
-    assert render.retrieval_table(report)[0] == ["full", "ja", 4, 0.5, 0.75, 1.0, 0.625, 0.7]
-    assert [r[1] for r in render.retrieval_table(report)] == ["ja", "all"]  # ordered; zh has no questions
+    report = {
+        "retrieval": {"test": {"full": {"all": metrics, "zh": empty, "ja": metrics}}},
+        "answers": {"test": {"all": answers}},
+    }
+    assert render.retrieval_table(report)[0] == ["test", "full", "ja", 4, 0.5, 0.75, 1.0, 0.625, 0.7]
+    assert [r[2] for r in render.retrieval_table(report)] == ["ja", "all"]  # ordered; zh has no questions
     assert len(render.retrieval_table(report)[0]) == len(render.RETRIEVAL_COLUMNS)
-    assert render.answers_table(report) == [["all", 4, 2, 0.5, 1.0, 0.5, 0.0, 1.0]]
+    assert render.answers_table(report) == [["test", "all", 4, 2, 0.5, 0.0, 0.5, 1.0, 1.25, 0.8, 1.0]]
     assert len(render.answers_table(report)[0]) == len(render.ANSWER_COLUMNS)
+
+
+def test_a_translated_citation_shows_the_translation_and_folds_the_original(edition_pipeline: Pipeline) -> None:
+    answer = edition_pipeline.ask("What was the scale of China's core AI industry in 2025?")
+    out = render.citations_html(answer.citations, answer.hits)
+    assert "<mark>👉 The scale of China&#x27;s core AI industry reached about 1.2 trillion yuan in 2025.</mark>" in out
+    assert render.TRANSLATION_NOTES["en"] in out and render.ORIGINAL_LABEL in out
+    assert "<mark>👉 中国のAIコア産業の規模は2025年に約1.2兆元に達した。</mark>" in out
+    assert "<strong>1.2 trillion yuan</strong>" in render.answer_markdown(answer.text)
 
 
 # -- handlers over the fake pipeline ---------------------------------------------------------------
@@ -230,14 +244,14 @@ def test_run_eval_gives_tables_plot_and_json(fake_pipeline: Pipeline, tmp_path: 
 
     out = evaluation.run_eval(fake_pipeline, questions, ["full", "bm25"], Recording())
     # Modes in the tab's order, languages without questions (zh) left out.
-    assert [r[:3] for r in out["retrieval"]] == [[m, lang, n] for m in ("bm25", "full") for lang, n in LANG_N]
-    assert [r[:3] for r in out["answers"]] == [["ja", 1, 1], ["en", 1, 0], ["all", 2, 1]]
+    assert [r[:4] for r in out["retrieval"]] == [["tune", m, lang, n] for m in ("bm25", "full") for lang, n in LANG_N]
+    assert [r[:4] for r in out["answers"]] == [["tune", "ja", 1, 1], ["tune", "en", 1, 0], ["tune", "all", 2, 1]]
     assert Path(out["plot"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads(Path(out["json"]).read_text(encoding="utf-8"))["questions"] == 3
     assert "3 questions" in out["summary"] and out["table"] == render_table(out["report"])
     assert [line.split()[:2] for line in out["table"].splitlines() if line.startswith("full ")] == [
-        ["full", lang] for lang in ("ja", "en", "zh", "all", "ja", "all", "en")
-    ]  # retrieval in three languages and all, then answers per language asked, in the order met
+        ["full", lang] for lang in ("ja", "en", "zh", "all", "ja", "en", "all")
+    ]  # retrieval in three languages and all, then answers per language asked, and all
     # 2 answerable x 2 modes searches + 3 answers, each one tick of the progress bar.
     assert ticks[0] == 0.0 and len(ticks) == 1 + 2 * 2 + 3 and ticks[-1] == pytest.approx(1.0)
 

@@ -27,8 +27,9 @@ if TYPE_CHECKING:
 STATIC = Path(__file__).resolve().parent / "static"
 DESCRIPTION = (
     "報告書「{report}」に、原文を引用して答えます。"
-    " · Ask the report in Japanese, English or Chinese: every answer quotes it and cites its sections."
-    " · 可用中文、日文或英文提问，每个回答都引用报告原文并注明出处。"
+    " · Ask the report in Japanese, English or Chinese: every answer quotes it and cites its sections;"
+    " English and Chinese quotes come from report-rag's own translation, and the Japanese original is authoritative."
+    " · 可用中文、日文或英文提问，每个回答都引用报告并注明出处；中文引文为本项目的译文，以日文原文为准。"
 )
 EXAMPLES = [
     "中国のAIコア産業の規模は2025年にどのくらいですか？",

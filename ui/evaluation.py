@@ -128,13 +128,13 @@ class _ProgressPipeline:
         self._done += 1
         self._progress(min(self._done / max(self._total, 1), 1.0), desc=desc)
 
-    def search(self, query: str, k: int | None = None, mode: str | None = None) -> Any:
+    def search(self, query: str, k: int | None = None, mode: str | None = None, history: Any = None) -> Any:
         self._tick(f"retrieval · {mode}")
-        return self._pipeline.search(query, k, mode)
+        return self._pipeline.search(query, k, mode, history=history)
 
-    def ask(self, question: str, k: int | None = None) -> Any:
+    def ask(self, question: str, k: int | None = None, history: Any = None) -> Any:
         self._tick("answers · full")
-        return self._pipeline.ask(question, k)
+        return self._pipeline.ask(question, k, history=history)
 
 
 class _CountingEmbedder:

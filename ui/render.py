@@ -19,6 +19,7 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>#|~$!])")
 _BULLET = re.compile(r"^(\s*)- ")
 _CITE_MARK = re.compile(r"\\\[(\d+)\\\]$")  # the answerer's own "[n]" ends a quote line
 _ANY_CITE_MARK = re.compile(r"\\\[(\d+)\\\]")  # a generated answer cites after each claim
+_BOLD = re.compile(r"\\\*\\\*(.+?)\\\*\\\*")  # **span**, as md_escape leaves it
 
 
 def md_escape(text: str) -> str:
@@ -35,6 +36,8 @@ def answer_markdown(text: str, generated: bool = False) -> str:
         bullet = _BULLET.match(line)
         prefix, rest = (bullet.group(0), line[bullet.end() :]) if bullet else ("", line)
         escaped = marks.sub(r'<sup class="rr-ref">[\1]</sup>', md_escape(rest))
+        # The answerer marks the asked-for amount or date in **bold**: the one piece of Markdown let through.
+        escaped = _BOLD.sub(r"<strong>\1</strong>", escaped)
         lines.append(prefix + escaped)
     return "\n".join(lines)
 
@@ -76,27 +79,62 @@ def _lines(text: str) -> str:
     return html.escape(text).replace("\r", "").replace("\n", "<br>")
 
 
+# Under a translated passage: whose translation it is, and which text rules.
+TRANSLATION_NOTES = {
+    "en": "English translation by report-rag; the Japanese original is authoritative.",
+    "zh": "中文译文由 report-rag 提供，以日文原文为准。",
+}
+ORIGINAL_LABEL = "原文 · Japanese original · 日文原文"
+
+
 def citations_html(citations: Sequence[Citation], hits: Sequence[Hit]) -> str:
-    """Under an answer: one folded <details> per citation, "[n] 【id】title", opening on the full
-    passage with the quoted words marked."""
+    """Under an answer: one folded <details> per citation, "[n] 【id】title", opening on the full passage with
+    the quoted words marked; for a translated passage, the Japanese original folded inside it, its quote
+    marked too."""
     if not citations:
         return ""
-    chunks = {h.chunk.id: h.chunk for h in hits}
+    found = {h.chunk.id: h for h in hits}
     items = []
     for c in citations:
-        chunk = chunks.get(c.chunk_id)
+        hit = found.get(c.chunk_id)
         summary = (
             f'<span class="rr-n">[{c.n}]</span> '
             f'<span class="rr-sec">【{html.escape(c.section_id)}】</span>{html.escape(c.section_title)}'
         )
-        if chunk is None:  # not among the hits: show what we have, the quote itself
+        if hit is None:  # not among the hits: show what we have, the quote itself
             body = f"<mark>{_lines(c.quote)}</mark>"
+        elif hit.translation is not None:
+            t = hit.translation
+            original = _passage_html(hit.chunk.heading_path, hit.chunk.text, c.original)
+            body = (
+                _passage_html(t.heading_path, t.text, c.quote)
+                + f'<div class="rr-note">{html.escape(TRANSLATION_NOTES.get(t.language, ""))}</div>'
+                + f'<details class="rr-original"><summary>{ORIGINAL_LABEL}</summary>{original}</details>'
+            )
         else:
-            path = " › ".join(html.escape(p) for p in chunk.heading_path)
-            where = f'<div class="rr-path">{path}</div>' if path else ""
-            body = f'{where}<div class="rr-passage">{highlight(chunk.text, c.quote)}</div>'
+            body = _passage_html(hit.chunk.heading_path, hit.chunk.text, c.quote)
         items.append(f'<details class="rr-cite"><summary>{summary}</summary>{body}</details>')
     return f'<div class="rr-sources"><div class="rr-sources-title">{SOURCES_LABEL}</div>{"".join(items)}</div>'
+
+
+def _passage_html(heading_path: Sequence[str], text: str, quote: str) -> str:
+    path = " › ".join(html.escape(p) for p in heading_path)
+    where = f'<div class="rr-path">{path}</div>' if path else ""
+    return f'{where}<div class="rr-passage">{_marked_lines(text, quote) or _lines(text)}</div>'
+
+
+def _marked_lines(text: str, quote: str) -> str:
+    """The passage with every line of a (multi-line) quote marked."""
+    spans = sorted(span for line in quote.split("\n") if (span := _find(text, line)) is not None)
+    if not spans:
+        return ""
+    out, at = [], 0
+    for start, end in spans:
+        if start < at:
+            continue
+        out += [_lines(text[at:start]), f"<mark>{_lines(text[start:end])}</mark>"]
+        at = end
+    return "".join([*out, _lines(text[at:])])
 
 
 def meta_html(answer: Answer) -> str:
@@ -187,14 +225,15 @@ TRACE_EMPTY = '<div class="rr-meta">Ask a question to see which passages were re
 
 
 def retrieval_table(report: dict[str, Any]) -> list[list[Any]]:
-    """Rows of mode, language and the retrieval metrics from ``run_evaluation``'s report
+    """Rows of split, mode, language and the retrieval metrics from ``run_evaluation``'s report
     (languages without questions left out)."""
     rows = []
-    for mode, by_lang in report["retrieval"].items():
-        for lang in _ordered(by_lang):
-            m = by_lang[lang]
-            if m["n"]:
-                rows.append([mode, lang, m["n"], *(round(m[k], 3) for k in _RETRIEVAL_KEYS)])
+    for split, by_mode in report["retrieval"].items():
+        for mode, by_lang in by_mode.items():
+            for lang in _ordered(by_lang):
+                m = by_lang[lang]
+                if m["n"]:
+                    rows.append([split, mode, lang, m["n"], *(round(m[k], 3) for k in _RETRIEVAL_KEYS)])
     return rows
 
 
@@ -206,26 +245,39 @@ def _ordered(by_lang: dict[str, Any]) -> list[str]:
     return sorted(by_lang, key=lambda lang: order.index(lang) if lang in order else len(order))
 
 
-RETRIEVAL_COLUMNS = ["mode", "lang", "n", "hit@1", "hit@5", "hit@10", "MRR@10", "nDCG@10"]
+RETRIEVAL_COLUMNS = ["split", "mode", "lang", "n", "hit@1", "hit@5", "hit@10", "MRR@10", "nDCG@10"]
+
+_ANSWER_KEYS = (
+    "key_facts",
+    "wrong_abstention",
+    "abstention_recall",
+    "abstention_precision",
+    "quotes_per_answer",
+    "quotes_with_evidence",
+    "valid_citations",
+)
 
 
 def answers_table(report: dict[str, Any]) -> list[list[Any]]:
-    """Rows of language and the answer metrics (key facts, abstention, citation validity)."""
-    keys = ("key_facts", "abstention_precision", "abstention_recall", "wrong_abstention", "valid_citations")
-    answers = report.get("answers", {})
-    return [
-        [lang, answers[lang]["answerable"], answers[lang]["unanswerable"], *(round(answers[lang][k], 3) for k in keys)]
-        for lang in _ordered(answers)
-    ]
+    """Rows of split, language and the answer metrics (key facts in the direct answer, abstention, quotes)."""
+    rows = []
+    for split, by_lang in report.get("answers", {}).items():
+        for lang in _ordered(by_lang):
+            m = by_lang[lang]
+            rows.append([split, lang, m["answerable"], m["unanswerable"], *(round(m[k], 3) for k in _ANSWER_KEYS)])
+    return rows
 
 
 ANSWER_COLUMNS = [
+    "split",
     "lang",
     "answerable",
     "unanswerable",
     "key facts",
-    "abstention P",
-    "abstention R",
     "wrong abstention",
+    "abstention R",
+    "abstention P",
+    "quotes/answer",
+    "quotes w/ evidence",
     "valid citations",
 ]

@@ -11,7 +11,8 @@ from typing import Any
 
 import httpx
 
-from rag.errors import LLMError
+from rag.config import Settings
+from rag.errors import ConfigError, LLMError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,27 @@ class LLMConfig:
     backoff: float = 0.5
     temperature: float = 0.0
     max_tokens: int = 700
+
+
+def client_from(settings: Settings) -> LLMClient | None:
+    """The client for the configured LLM (``RAG_LLM_*``), or None when none is configured."""
+    if not settings.llm_base_url:
+        return None
+    if not settings.llm_model:
+        raise ConfigError("RAG_LLM_BASE_URL is set but RAG_LLM_MODEL is not: name the model, e.g. llama3.1:8b")
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    config = LLMConfig(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=key,
+        timeout=settings.llm_timeout,
+        connect_timeout=settings.llm_connect_timeout,
+        retries=settings.llm_retries,
+        backoff=settings.llm_backoff,
+        temperature=settings.llm_temperature,
+        max_tokens=settings.llm_max_tokens,
+    )
+    return LLMClient(config)
 
 
 class LLMClient:

@@ -9,8 +9,8 @@ from typing import Protocol
 
 from rag.answer import ExtractiveAnswerer, abstention_text
 from rag.config import Settings
-from rag.errors import ConfigError, LLMError
-from rag.llm.client import LLMClient, LLMConfig, Messages
+from rag.errors import LLMError
+from rag.llm.client import LLMClient, Messages, client_from
 from rag.llm.verify import SentenceBuffer, check_sentence
 from rag.retrieve import Scored
 from rag.types import Answer, Citation, Hit, Removed
@@ -242,20 +242,5 @@ class LLMGenerator:
 def make_generator(settings: Settings, answerer: ExtractiveAnswerer, report: str) -> Generator:
     """The LLM generator when ``RAG_LLM_BASE_URL`` is set, else the extractive one. ``report`` names the
     report in the LLM's instructions (``rag.corpus.report_label``)."""
-    if not settings.llm_base_url:
-        return ExtractiveGenerator(answerer)
-    if not settings.llm_model:
-        raise ConfigError("RAG_LLM_BASE_URL is set but RAG_LLM_MODEL is not: name the model, e.g. llama3.1:8b")
-    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
-    config = LLMConfig(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=key,
-        timeout=settings.llm_timeout,
-        connect_timeout=settings.llm_connect_timeout,
-        retries=settings.llm_retries,
-        backoff=settings.llm_backoff,
-        temperature=settings.llm_temperature,
-        max_tokens=settings.llm_max_tokens,
-    )
-    return LLMGenerator(answerer, LLMClient(config), report)
+    client = client_from(settings)
+    return ExtractiveGenerator(answerer) if client is None else LLMGenerator(answerer, client, report)

@@ -180,15 +180,26 @@ def _message_text(content: str | list[ContentPart] | None) -> str:
     return " ".join(part.text or "" for part in content if part.type == "text")
 
 
+# The "Sources" heading in the reader's language; English and Chinese quotes are the project's translation.
+SOURCES_HEADINGS = {
+    "ja": "出典:",
+    "en": "Sources (quoted from report-rag's English translation; the Japanese original is authoritative):",
+    "zh": "来源（引自 report-rag 的中文译文，以日文原文为准）：",
+}
+
+
 def sources_text(answer: Answer) -> str:
-    """The citations as a plain "Sources" list, for chat clients that show only the content."""
+    """The citations as a plain "Sources" list in the reader's language, for chat clients that show only the
+    content."""
     if not answer.citations:
         return ""
     lines = []
     for c in answer.citations:
-        quote = c.quote if len(c.quote) <= QUOTE_CHARS else c.quote[:QUOTE_CHARS].rstrip() + "…"
+        first = c.quote.split("\n", 1)[0]
+        quote = first if len(first) <= QUOTE_CHARS else first[:QUOTE_CHARS].rstrip() + "…"
         lines.append(f"[{c.n}] 【{c.section_id}】{c.section_title} — “{quote}”")
-    return "\n\nSources:\n" + "\n".join(lines)
+    heading = SOURCES_HEADINGS.get(answer.language, SOURCES_HEADINGS["en"])
+    return f"\n\n{heading}\n" + "\n".join(lines)
 
 
 def _stream(completion_id: str, created: int, pieces: Iterator[str | Answer], usage: bool) -> Iterator[str]:

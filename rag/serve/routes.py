@@ -76,7 +76,8 @@ def add_api_routes(app: FastAPI, state: AppState) -> None:
     @app.post("/api/feedback", status_code=201, response_model=FeedbackCreated, responses=API_ERRORS)
     def feedback(body: FeedbackRequest) -> Any:
         """Rate an answer up or down, as the chat UI's thumbs do. 201 only once the rating is committed."""
-        citations = [c.model_dump() for c in body.citations]
+        # Stored as sent: a client of the API before citations had their originals sends none.
+        citations = [c.model_dump(exclude_unset=True) for c in body.citations]
         store = state.feedback()
         rating = store.add(
             body.question, body.answer, citations, detect_language(body.question), body.vote, body.comment

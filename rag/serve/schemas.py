@@ -42,6 +42,15 @@ class SearchRequest(Strict):
     k: Count | None = _k("return")
 
 
+class HitTranslation(BaseModel):
+    """A passage in the aligned edition: the project's translation; the Japanese original is authoritative."""
+
+    language: Literal["en", "zh"]
+    title: str
+    heading_path: list[str]
+    text: str
+
+
 class HitOut(BaseModel):
     rank: int
     chunk_id: str
@@ -52,6 +61,9 @@ class HitOut(BaseModel):
     text: str
     score: float
     retrievers: dict[str, int] = Field(description="Rank given by each retriever that found the passage.")
+    translation: HitTranslation | None = Field(
+        None, description="The passage in the question's language (the project's translation), when there is one."
+    )
 
 
 class SearchResponse(BaseModel):
@@ -82,8 +94,10 @@ class CitationOut(BaseModel):
     n: int = Field(description="The [n] marker in the answer text.")
     chunk_id: str
     section: str
-    title: str
-    quote: str
+    title: str = Field(description="The section's title in the reader's language.")
+    quote: str = Field(description="The quoted words in the reader's language (the project's translation).")
+    quote_original: str = Field("", description="The quote as the Japanese original writes it (authoritative).")
+    title_original: str = Field("", description="The section's title in the Japanese original.")
 
 
 class RemovedOut(BaseModel):
@@ -109,6 +123,12 @@ class AskResponse(GenerationOut):
     language: Literal["ja", "en", "zh"]
     abstained: bool = Field(description="True when the report has no answer; the text then says so.")
     citations: list[CitationOut]
+    intent: Literal["content", "scoped", "table", "meta", "help"] = Field(
+        "content",
+        description="What the question asked of the report: its content, a chapter or section, a table, its "
+        "title/author/date/contents, or help.",
+    )
+    span: str | None = Field(None, description="The asked-for amount or date, as the answer marks it (**bold**).")
     hits: list[HitOut]
     took_ms: float
 
@@ -120,6 +140,8 @@ class FeedbackCitation(Strict):
     section: str = Field(max_length=200)
     title: str = Field(max_length=2000)
     quote: str = Field(max_length=MAX_TEXT_CHARS)
+    quote_original: str = Field("", max_length=MAX_TEXT_CHARS)
+    title_original: str = Field("", max_length=2000)
 
 
 class FeedbackRequest(Strict):

@@ -1,0 +1,323 @@
+"""Extractive answers: the sentence or row that answers first, with the asked-for span marked, in the reader's
+language; supporting quotes only when they add something; whole summaries for a chapter or section; the report's
+metadata; help; or an abstention when the report does not cover the question."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from rag.answer.compose import asked_span, mark, quote_marks, row_label, row_text, untranslated_note
+from rag.answer.coverage import (
+    STRUCTURE_RE,
+    asked_numbers,
+    asks,
+    coverage,
+    key_terms,
+    mentions,
+    names_in,
+    unknown_names,
+    without_set_aside,
+)
+from rag.answer.messages import MESSAGES
+from rag.answer.quotes import Quote, QuoteScorer, answering, content_positions, pick, unit_kind
+from rag.answer.reader import Reader
+from rag.answer.replies import help_answer, meta_answer
+from rag.index import Index
+from rag.intents import Intent, answer_type
+from rag.lang import LANGUAGES
+from rag.numbers import Quantity, quantities, same_value
+from rag.retrieve import Scored
+from rag.types import Answer, Chunk, Citation, Hit
+
+__all__ = [
+    "STRUCTURE_RE",
+    "AnswerConfig",
+    "Evidence",
+    "ExtractiveAnswerer",
+    "abstention_text",
+    "without_set_aside",
+]
+
+RULED_OUT = -1.0  # the coverage of a question a rule refuses: below every threshold
+BULLET = "👉"
+SMALL_TABLE_ROWS = 6  # a table with this many rows or fewer is quoted whole when asked what it holds
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """Quote selection and abstention. The coverage thresholds are fitted by `rag eval --calibrate` on the
+    tuning questions."""
+
+    passages: int = 5  # top passages whose sentences/rows may be quoted
+    # Weight of the share of the question's key terms a quote holds, and bonus for higher-ranked passages.
+    lexical_weight: float = 0.2
+    rank_weight: float = 0.05
+    # Bonus for a quote holding what the question asks for (an amount, a date).
+    type_weight: float = 0.05
+    # Supporting quotes must score within this margin of the direct answer.
+    support_margin: float = 0.03
+    # A quote that agrees with the question's numbers and names may stand in for a better one that does not
+    # when it scores within this margin of the best.
+    agree_margin: float = 0.0
+    # Abstain when the leading passage holds less than this share of the question's key terms, per language.
+    abstain_below: dict[str, float] = field(default_factory=lambda: {"ja": 0.0, "en": 0.0, "zh": 0.0})
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What a content answer would quote, and whether the report covers the question."""
+
+    quotes: list[Quote]  # the direct answer first, then the supporting quotes
+    terms: list[str]
+    coverage: float  # RULED_OUT when a rule refuses
+    reason: str | None  # why a rule refuses: set_aside, unknown_name, missing_number, no_quote
+
+
+class ExtractiveAnswerer:
+    def __init__(self, index: Index, config: AnswerConfig | None = None, metadata: Mapping[str, str] | None = None):
+        self.index = index
+        self.config = config or AnswerConfig()
+        self.metadata = dict(metadata or {})
+        self.readers = {language: Reader(index, language) for language in LANGUAGES}
+        c = self.config
+        self.scorer = QuoteScorer(index, c.lexical_weight, c.rank_weight, c.type_weight)
+        texts = [f"{chunk.context}\n{chunk.text}" for chunk in index.chunks]
+        for edition in index.editions.values():
+            texts += [f"{c}\n{p}" for c, p in zip(edition.contexts, edition.passages, strict=True)]
+        # Every word of the report in every language, for telling a name it never mentions.
+        self.report_text = "\n".join(texts).lower()
+        # Each section's text in all languages, and the numbers it states: what a direct answer must agree with.
+        self._sections: dict[str, tuple[str, list[Quantity]]] = {}
+
+    def answer(self, question: str, scored: Scored, hits: list[Hit]) -> Answer:
+        language, intent = scored.language, scored.intent
+        reader = self.readers[language]
+        if intent.kind == "help":
+            return help_answer(question, language, self._report_name(reader))
+        if intent.kind == "meta":
+            return meta_answer(question, reader, self.metadata, intent.fields, tuple(hits))
+        if intent.broad:
+            whole = self.whole(question, reader, intent, hits)
+            if whole is not None:
+                return whole
+        evidence = self.evidence(question, scored, hits)
+        if evidence.reason is not None or evidence.coverage < self.config.abstain_below.get(language, 0.0):
+            return self.abstention(question, language, hits, intent)
+        return self.compose(question, reader, evidence, hits, intent)
+
+    def _report_name(self, reader: Reader) -> str:
+        """The report's title as the reader's edition writes it (the title page's first line)."""
+        title = self.metadata.get("title", "")
+        for u, text in enumerate(self.index.unit_texts):
+            if text == title:
+                return reader.unit(u)
+        return title or "the report"
+
+    # -- content questions ----------------------------------------------------------------------------
+
+    def evidence(self, question: str, scored: Scored, hits: Sequence[Hit]) -> Evidence:
+        """The quotes an answer would use and the evidence for abstaining (also what calibration fits).
+
+        The direct answer is the best quote whose section agrees with what the question states outright: its
+        numbers and years (in any language's way of writing them), the places and names it mentions. A quote
+        from a section lacking them answers another question; when no quote agrees, the report does not hold
+        the answer.
+        """
+        language = scored.language
+        reader = self.readers[language]
+        # What is left once instructions to set the report aside are cut out is what the report must cover.
+        rest = without_set_aside(question, language)
+        terms = key_terms(rest, language, reader.lexical)
+        kind = answer_type(question)
+        positions, ranks = content_positions(self.index, hits, self.config.passages)
+        candidates = self.scorer.candidates(reader, terms, kind, scored, positions, ranks)
+        tokens = {q.unit: self.scorer.unit_tokens(reader, q.unit) for q in candidates}
+        unconstrained = pick(candidates, kind, terms, tokens, self.config.support_margin)
+        if not unconstrained:
+            return Evidence([], terms, RULED_OUT, "no_quote")
+        if unknown_names(question, self.report_text):
+            return Evidence([], terms, RULED_OUT, "unknown_name")
+        asked, names = asked_numbers(question), names_in(question)
+        best = unconstrained[0].score
+        direct = next(
+            (
+                q
+                for q in answering(candidates, kind)
+                if q.score >= best - self.config.agree_margin and self._agrees(q.position, asked, names)
+            ),
+            None,
+        )
+        if direct is None:
+            return Evidence([], terms, RULED_OUT, "missing_number" if asked else "name_elsewhere")
+        quotes = pick(
+            [direct, *(q for q in candidates if q is not direct)], kind, terms, tokens, self.config.support_margin
+        )
+        # Once told to set the report aside, what is left must ask about the report in words of its own.
+        if rest != question and (not asks(rest, language) or not set(terms) & tokens[quotes[0].unit]):
+            return Evidence(quotes, terms, RULED_OUT, "set_aside")
+        held = reader.passage_tokens(quotes[0].position)
+        return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None)
+
+    def _agrees(self, position: int, asked: Sequence[Quantity], names: Sequence[str]) -> bool:
+        """Whether the section of passage ``position`` states the question's numbers and mentions its names."""
+        section = self.index.chunks[position].section_id
+        if section not in self._sections:
+            inside = [c for c in self.index.chunks if c.section_id == section]
+            text = "\n".join(f"{c.context}\n{c.text}\n{self._in_editions(c)}" for c in inside)
+            self._sections[section] = (text.lower(), quantities(text))
+        text, stated = self._sections[section]
+        numbers_ok = all(any(same_value(s, q, rounding=True) for s in stated) for q in asked)
+        return numbers_ok and all(mentions(text, name) for name in names)
+
+    def _in_editions(self, chunk: Chunk) -> str:
+        return "\n".join(f"{e.contexts[chunk.order]}\n{e.passages[chunk.order]}" for e in self.index.editions.values())
+
+    def compose(self, question: str, reader: Reader, evidence: Evidence, hits: list[Hit], intent: Intent) -> Answer:
+        language = reader.language
+        kind = answer_type(question)
+        asked = asked_numbers(question)
+        lines, citations = [], []
+        span_text = None
+        opening, closing = quote_marks(language)
+        for n, quote in enumerate(evidence.quotes, start=1):
+            chunk = self.index.chunks[quote.position]
+            shown = self._display(reader, quote)
+            if n == 1:
+                anchors = {t: reader.lexical.idf(t) for t in evidence.terms}
+                span = asked_span(shown, kind, asked, anchors)
+                span_text = span.text if span is not None else None
+                untranslated = reader.translated and not quote.translated
+                note = untranslated_note(quote.original, span, language) if untranslated else ""
+                line = f"{mark(shown, span)}{self._table_label(reader, chunk, quote)}{note} [{n}]"
+            else:
+                line = f"- {opening}{shown}{closing} [{n}]"
+            lines.append(line)
+            citations.append(self._citation(n, reader, chunk, quote.text, quote.original))
+        return Answer(
+            question, language, "\n".join(lines), False, tuple(citations), tuple(hits), intent=intent.kind,
+            span=span_text,
+        )  # fmt: skip
+
+    def _display(self, reader: Reader, quote: Quote) -> str:
+        if quote.kind == "row":
+            return row_text(quote.text, reader.header_cells(quote.position), reader.language)
+        return quote.text
+
+    def _table_label(self, reader: Reader, chunk: Chunk, quote: Quote) -> str:
+        if quote.kind != "row" or not chunk.table_caption or chunk.table_caption == chunk.table_header:
+            return ""
+        caption = reader.passage(chunk.order).split("\n", 1)[0]
+        label = MESSAGES[reader.language]["table"].format(caption=caption)
+        return f"（{label}）" if reader.language != "en" else f" ({label})"
+
+    def _citation(self, n: int, reader: Reader, chunk: Chunk, quote: str, original: str) -> Citation:
+        return Citation(n, chunk.id, chunk.section_id, reader.title(chunk), quote, original, chunk.section_title)
+
+    # -- a chapter's summary, a section or a table as a whole -------------------------------------------
+
+    def whole(self, question: str, reader: Reader, intent: Intent, hits: list[Hit]) -> Answer | None:
+        """The part of the report the question points at, quoted whole: a chapter summary's sentences, a
+        section's 👉 takeaways (or its opening lines), its tables; None when the report has no such part."""
+        if intent.kind == "table" or "table" in intent.fields:
+            return self.tables(question, reader, intent, hits)
+        chunks = [c for c in self.index.chunks if c.section_id in intent.sections]
+        if not chunks:
+            return None
+        picked: list[tuple[Chunk, list[int]]] = []
+        for chunk in chunks:
+            units = self._units(chunk)
+            if not chunk.section_id.endswith("のまとめ"):
+                units = [u for u in units if self.index.unit_texts[u].lstrip("- ").startswith(BULLET)]
+            if units:
+                picked.append((chunk, units))
+        if not picked:  # a section without 👉 takeaways: its own prose, outside its tables and sub-headings
+            picked = [(c, self._units(c)) for c in chunks if c.kind == "text" and not c.heading_path]
+            picked = [(c, units) for c, units in picked if units] or [(chunks[0], self._units(chunks[0])[:3])]
+        head = picked[0][0]
+        parts = [(chunk, [self._plain(reader, u) for u in units], units) for chunk, units in picked]
+        return self._whole_answer(question, reader, intent, hits, reader.title(head), head, parts)
+
+    def tables(self, question: str, reader: Reader, intent: Intent, hits: list[Hit]) -> Answer | None:
+        """What the tables in scope hold: each small table's rows, or a larger one's columns and row names."""
+        if intent.sections:
+            scope = [c for c in self.index.chunks if c.section_id in intent.sections and c.kind == "table"]
+        else:
+            top = next((h.chunk for h in hits if h.chunk.kind == "table"), None)
+            scope = [] if top is None else [c for c in self.index.chunks if _same_table(c, top)]
+        if not scope:
+            return None
+        groups: dict[tuple[str, str], list[Chunk]] = {}
+        for chunk in scope:
+            groups.setdefault((chunk.section_id, chunk.table_caption), []).append(chunk)
+        parts = []
+        for chunks in groups.values():
+            rows = [u for c in chunks for u in self._units(c) if unit_kind(self.index, u) == "row"]
+            caption = reader.passage(chunks[0].order).split("\n", 1)[0]
+            if len(rows) <= SMALL_TABLE_ROWS:
+                shown = [caption] + [row_text(reader.unit(u), reader.header_cells(c.order), reader.language)
+                                     for c in chunks for u in self._units(c) if u in rows]  # fmt: skip
+            else:
+                labels = [row_label(reader.unit(u)) for u in rows]
+                columns = ", ".join(h for h in reader.header_cells(chunks[0].order) if h)
+                shown = [MESSAGES[reader.language]["table_rows"].format(caption=caption, columns=columns),
+                         "; ".join(label for label in labels if label)]  # fmt: skip
+            original = [chunks[0].table_caption] + [self.index.unit_texts[u] for u in rows]
+            parts.append((chunks[0], shown, original))
+        head = parts[0][0]
+        return self._whole_answer(question, reader, intent, hits, reader.title(head), head, parts)
+
+    def _whole_answer(
+        self,
+        question: str,
+        reader: Reader,
+        intent: Intent,
+        hits: list[Hit],
+        title: str,
+        head: Chunk,
+        parts: Sequence[tuple[Chunk, list[str], Sequence[int] | Sequence[str]]],
+    ) -> Answer:
+        lines = [MESSAGES[reader.language]["section"].format(section=head.section_id, title=title)]
+        citations = []
+        for n, (chunk, shown, units) in enumerate(parts, start=1):
+            lines += [f"- {text}" for text in shown]
+            lines[-1] += f" [{n}]"
+            originals = [self.index.unit_texts[u] if isinstance(u, int) else u for u in units]
+            quote = "\n".join(shown)
+            citations.append(self._citation(n, reader, chunk, quote, "\n".join(originals)))
+        return Answer(
+            question, reader.language, "\n".join(lines), False, tuple(citations), tuple(hits), intent=intent.kind,
+            direct=len(citations),
+        )  # fmt: skip
+
+    def _units(self, chunk: Chunk) -> list[int]:
+        return [u for u in range(len(self.index.unit_texts)) if self.index.unit_chunk[u] == chunk.order]
+
+    def _plain(self, reader: Reader, u: int) -> str:
+        return reader.unit(u).lstrip("- ").removeprefix(BULLET).strip()
+
+    # -- abstention -------------------------------------------------------------------------------------
+
+    def abstention(self, question: str, language: str, hits: list[Hit], intent: Intent) -> Answer:
+        text = abstention_text(language, hits, self.readers[language])
+        return Answer(question, language, text, True, (), tuple(hits), intent=intent.kind)
+
+
+def abstention_text(language: str, hits: Sequence[Hit], reader: Reader | None = None) -> str:
+    """That the report does not cover the question, and the nearest sections (titled in the reader's language)."""
+    sections: list[str] = []
+    for hit in hits:
+        if hit.chunk.section_id in ("title", "toc"):
+            continue
+        title = reader.title(hit.chunk) if reader is not None else hit.chunk.section_title
+        label = f"【{hit.chunk.section_id}】{title}"
+        if label not in sections:
+            sections.append(label)
+    text = MESSAGES[language]["abstain"]
+    if sections:
+        text += "\n" + MESSAGES[language]["nearest"].format(sections=", ".join(sections[:3]))
+    return text
+
+
+def _same_table(chunk: Chunk, other: Chunk) -> bool:
+    return chunk.kind == "table" and chunk.section_id == other.section_id and chunk.table_caption == other.table_caption

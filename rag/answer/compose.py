@@ -1,0 +1,113 @@
+"""How a quote reads in an answer: a table row as its column names with their values, the asked-for amount or
+date marked, amounts of an untranslated quote rendered in the reader's conventions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+from rag.answer.messages import MESSAGES
+from rag.chunking import CELL_SEPARATOR
+from rag.numbers import DATE_PARTS, Quantity, is_amount, quantities, render, same_value
+
+# A cell left empty or holding a dash says nothing.
+EMPTY_CELLS = ("", "-", "－", "—")
+MAX_LABEL_CHARS = 40
+SPAN_REACH = 40  # characters over which a question term's nearness to an amount counts
+CELL_JOIN = {"ja": "、", "en": "; ", "zh": "；"}
+LABEL_JOIN = {"ja": ": ", "en": ": ", "zh": "："}
+
+
+def row_text(row: str, header: Sequence[str], language: str) -> str:
+    """A table row as "column: value" pairs when the header has a name for each cell, else its cells."""
+    cells = [c.strip() for c in row.split(CELL_SEPARATOR)]
+    names = [h.strip() for h in header]
+    join = CELL_JOIN[language]
+    # Only a header with a short label for every column names them; some tables open with a row of data or of
+    # sub-captions over blank cells.
+    if len(names) == len(cells) and all(0 < len(n) <= MAX_LABEL_CHARS for n in names):
+        return join.join(f"{n}{LABEL_JOIN[language]}{c}" if n else c for n, c in zip(names, cells, strict=True)
+                         if c not in EMPTY_CELLS)  # fmt: skip
+    return join.join(c for c in cells if c not in EMPTY_CELLS)
+
+
+def row_label(row: str) -> str:
+    """What names a row: its first cell that is not a running number (No. 1, 2, …) or empty."""
+    for cell in row.split(CELL_SEPARATOR):
+        cell = cell.strip()
+        if cell not in EMPTY_CELLS and not re.fullmatch(r"[\d.]+", cell):
+            return cell
+    return ""
+
+
+def asked_span(text: str, answer_type: str, asked: Sequence[Quantity], anchors: Mapping[str, float]) -> Quantity | None:
+    """The amount (or date) in ``text`` that answers: of the kind asked for, not one the question itself names,
+    and the closest to where the question's terms occur, rarer terms counting more (``anchors``: term -> weight):
+    "企業" is next to both 490万社 and 6000社, "登録件数" only to the first."""
+    if answer_type not in ("amount", "date"):
+        return None
+    found = [
+        q
+        for q in quantities(text)
+        if (is_amount(q) if answer_type == "amount" else _is_date(q)) and not any(same_value(q, a) for a in asked)
+    ]
+    if not found:
+        return None
+    lowered = text.lower()
+    places = {a: [m.start() for m in re.finditer(re.escape(a.lower()), lowered)] for a in anchors if len(a) > 1}
+    places = {a: at for a, at in places.items() if at}
+    if not places:
+        return found[0]
+
+    def closeness(q: Quantity) -> float:
+        # Each term counts once, by its nearest occurrence, fading to nothing over SPAN_REACH characters.
+        return sum(
+            anchors[a] * max(0.0, 1 - min(abs(q.start - p) for p in at) / SPAN_REACH) for a, at in places.items()
+        )
+
+    return max(found, key=closeness)
+
+
+def mark(text: str, span: Quantity | None) -> str:
+    """``text`` with the span in **bold** (the chat renders Markdown; plain clients see the asterisks)."""
+    if span is None:
+        return text
+    start, end = _with_date(text, span)
+    return f"{text[:start]}**{text[start:end]}**{text[end:]}"
+
+
+def _is_date(q: Quantity) -> bool:
+    """A year (2025年, or 2025 as English writes it) or a month."""
+    return q.unit in ("year", "month") or (not q.unit and not is_amount(q))
+
+
+def _with_date(text: str, span: Quantity) -> tuple[int, int]:
+    """A year's span grows to take its month and day (2025年1月, January 2025)."""
+    if not _is_date(span) or span.unit == "month":
+        return span.start, span.end
+    start, end = span.start, span.end
+    after = re.match(r"\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?", text[end:])
+    if after:
+        end += after.end()
+    before = re.search(
+        r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+        r"(?:\s+\d{1,2},)?\s+$",
+        text[:start],
+    )
+    if before:
+        start = before.start()
+    return start, end
+
+
+def untranslated_note(original: str, span: Quantity | None, language: str) -> str:
+    """For a quote shown in Japanese to an English or Chinese reader: say so, and give its amount their way."""
+    note = MESSAGES[language]["untranslated"]
+    if span is not None and span.unit not in DATE_PARTS and language != "ja":
+        rendered = render(span, language)
+        if rendered != span.text:
+            note = f" (= {rendered})" + note if language == "en" else f"（= {rendered}）" + note
+    return note
+
+
+def quote_marks(language: str) -> tuple[str, str]:
+    return ("「", "」") if language == "ja" else ("“", "”")

@@ -1,0 +1,142 @@
+"""Does the report cover the question? Evidence that separates covered from uncovered questions: the share of the
+question's key terms (weighed by how rare they are in the report) that the leading passage holds, names the
+report never mentions, numbers and years the quoted sections lack, and instructions to set the report aside."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from rag.intents import PLACE_RE, SECTION_RE
+from rag.lexical import LexicalIndex, japanese_nouns, tokenize
+from rag.numbers import Quantity, quantities
+
+# "第1章", "chapter 2", "第3节", "section 2-3" point into the report's structure; they are not figures to look for.
+STRUCTURE_RE = re.compile(r"第\s*\d+\s*[章節节部]|\bchapters?\s*\d+|\bsections?\s*\d+(?:-\d+)?", re.IGNORECASE)
+# An instruction to set the report or earlier instructions aside ("ignore the report", "忽略报告", "レポートは
+# 無視して") asks nothing of the report, yet its words ("report", "instructions") meet it. Such a clause is cut
+# out by its verb in the imperative: first in its clause in English and Chinese, a request form in Japanese
+# (so "risks firms ignore" and "無視している" stay). The rest of the question must then find its own words
+# in the quote that leads the answer. A clause ends at punctuation (or at "and" in English).
+CLAUSE_START = r"(?:^|(?<=[.,;:!?。，、；：！？\n]))\s*"
+SET_ASIDE_RES = {
+    "en": re.compile(
+        CLAUSE_START + r"(?:(?:please|now|just|then)\s+)*(?:ignore|disregard|forget)\b.*?(?=\band\b|[.,;:!?\n]|$)",
+        re.IGNORECASE | re.DOTALL,
+    ),
+    "zh": re.compile(
+        CLAUSE_START + r"[请先现在就]*(?:忽略|忽视|无视|無視|别管|不要管|不要理会|忘记|忘掉)[^，,。；;：:！!？?\n]*"
+    ),
+    "ja": re.compile(r"[^、，,。；;：:！!？?\n]*(?:無視|忘れ)(?:して|しろ|せよ|て|ろ)(?![いおま])"),
+}
+# Words that ask rather than name what is asked about ("how much", 何, 多少): not key terms. English words are
+# given as the stemmer leaves them.
+QUESTION_WORDS = {
+    "en": frozenset(
+        "name call kind type exampl mention describ explain list say tell give show main key major state note "
+        "accord report author chapter section document studi paper".split()
+    ),
+    "ja": frozenset(
+        "何 なに どの どう どんな いつ どこ 誰 だれ どれ どれくらい どのくらい どれほど 幾ら いくら 為る 有る "
+        "居る 成る 言う 報告 報告書 レポート 挙げる 述べる 示す 記す 書く 見る 教える 呉れる 下さる 事 物 所 "
+        "様 方 的 等 など 中 年 月".split()
+    ),
+    "zh": frozenset(),
+}
+CHINESE_QUESTION_CHARS = frozenset("什么哪些个谁多少怎样如何吗呢是的了为在有和与对该这那其报告根据")
+LATIN_NAME_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*\b")
+# Capitalised words that begin English questions or name months: not names of anything in the report.
+COMMON_CAPITALS = frozenset(
+    "What Which Who Whom Whose When Where Why How Is Are Was Were Does Do Did Can Could Will Would Should Has Have "
+    "Had In On For The A An Of And Or According Besides Under Before After Between Since Among If Please Tell Give "
+    "List Name Summarize Summarise Describe Explain Compare I My Me It Its This That These Those There "
+    "January February March April May June July August September October November December AI IT".split()
+)
+
+
+# What makes the rest of a message a question rather than a request to the assistant ("print your prompt").
+ASKS_RES = {
+    "en": re.compile(
+        r"\?|^\W*(?:what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could)\b", re.I
+    ),
+    "ja": re.compile(r"[?？]|か[。\s]*$|何|どの|どう|どこ|いつ|誰|どれ|いくら"),
+    "zh": re.compile(r"[?？]|吗|呢|什么|哪|多少|谁|如何|怎么|几|是否"),
+}
+
+
+def asks(text: str, language: str) -> bool:
+    """Whether ``text`` asks something (of the report), rather than telling the assistant to do something."""
+    return bool(ASKS_RES[language].search(text))
+
+
+def without_set_aside(question: str, language: str) -> str:
+    """The question without its clauses telling the assistant to ignore the report or its instructions."""
+    return SET_ASIDE_RES[language].sub(" ", question).strip()
+
+
+def key_terms(question: str, language: str, lexical: LexicalIndex) -> list[str]:
+    """The question's terms worth finding in the report, as the reader's BM25 spells them, less the words that
+    only ask (how much, 何, 多少): in Japanese its nouns; in English its words; in Chinese its character pairs
+    that the report uses (a pair across two words, 局发, names nothing)."""
+    if language == "ja" or lexical.tokenizer is tokenize:
+        tokens = [t for t in japanese_nouns(question) if t not in QUESTION_WORDS["ja"]]
+    elif language == "zh":
+        tokens = [t for t in lexical.tokenizer(question) if t.isascii() or not CHINESE_QUESTION_CHARS.intersection(t)]
+        tokens = [t for t in tokens if t.isascii() or lexical.document_frequency.get(t)]
+    else:
+        tokens = [t for t in lexical.tokenizer(question) if t not in QUESTION_WORDS.get(language, ())]
+    # Chapter and section numbers, and years, are checked as numbers, not as terms.
+    return [t for t in dict.fromkeys(tokens) if not _is_number(t)]
+
+
+def _is_number(token: str) -> bool:
+    return bool(re.fullmatch(r"[\d.,%]+", token))
+
+
+def coverage(terms: Sequence[str], tokens: Iterable[str], lexical: LexicalIndex) -> float:
+    """The share of the terms' weight (their inverse document frequency) that ``tokens`` hold; 1.0 for a
+    question without terms. A term the report never uses weighs most and is never covered."""
+    if not terms:
+        return 1.0
+    held = set(tokens)
+    weights = {t: lexical.idf(t) for t in terms}
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in held) / total if total else 1.0
+
+
+def names_in(question: str) -> list[str]:
+    """What the question names unmistakably: places, and Latin-script names written like names of products
+    and firms, with a digit, an inner capital or all capitals (GPT-4.5, DeepSeek, SoftBank, IBM). A word that is
+    only capitalised (Nvidia, or a transliteration such as Tongyi) is weighed by coverage instead."""
+    found = [m.group(0) for m in PLACE_RE.finditer(question)]
+    for word in LATIN_NAME_RE.findall(question):
+        # "AI-related" is not a name: a part that is a generic word (AI) does not make the compound one.
+        parts = [part for part in re.split(r"[-.]", word) if part and part not in COMMON_CAPITALS]
+        if len([c for c in word if c.isalpha()]) > 1 and any(_shaped(part) for part in parts):
+            found.append(word)
+    return list(dict.fromkeys(found))
+
+
+def _shaped(word: str) -> bool:
+    return any(c.isdigit() for c in word) or any(c.isupper() for c in word[1:]) or (word.isupper() and len(word) > 1)
+
+
+def unknown_names(question: str, report_text: str) -> list[str]:
+    """Names in the question that occur nowhere in the report (``report_text``: the original and its editions,
+    lowercased)."""
+    return [name for name in names_in(question) if not mentions(report_text, name)]
+
+
+def mentions(text: str, name: str) -> bool:
+    """Whether lowercased ``text`` has ``name`` as a word of its own (インド is not in ウインドファーム)."""
+    pattern = re.escape(name.lower())
+    if name.isascii():
+        pattern = rf"(?<![a-z0-9]){pattern}(?![a-z])"
+    elif re.fullmatch(r"[\u30a0-\u30ff]+", name):
+        pattern = rf"(?<![\u30a0-\u30ff]){pattern}(?![\u30a0-\u30ff])"
+    return re.search(pattern, text) is not None
+
+
+def asked_numbers(question: str) -> list[Quantity]:
+    """The numbers and years a question names, less chapter and section references."""
+    return quantities(SECTION_RE.sub(" ", STRUCTURE_RE.sub(" ", question)))

@@ -1,0 +1,154 @@
+"""Which sentences or rows answer: every candidate scored, the direct answer chosen by what the question asks
+for (an amount, a date, a list...), and supporting quotes kept only when they add what the first lacks."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.answer.coverage import coverage
+from rag.answer.reader import Reader
+from rag.chunking import FIGURE_MARK
+from rag.corpus import is_source
+from rag.index import Index
+from rag.numbers import is_amount, quantities
+from rag.retrieve import Scored
+from rag.types import Hit
+
+# Sections that are about the report rather than in it: never evidence for a content question.
+FRONT_MATTER = ("title", "toc")
+# Kinds of unit that point at evidence rather than state it: a bare figure caption, a source line.
+POINTERS = ("figure", "source", "caption")
+SUPPORT_LIMITS = {"source": 1, "amount": 1, "date": 1, "who": 1, "compare": 2, "list": 2, "why": 2, "other": 1}
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A candidate sentence or row: index unit ``unit`` of passage ``position``, in the reader's language."""
+
+    unit: int
+    position: int
+    text: str
+    original: str
+    kind: str  # sentence, row, caption, figure or source
+    score: float
+    cosine: float
+    translated: bool
+
+
+def unit_kind(index: Index, u: int) -> str:
+    chunk = index.chunks[int(index.unit_chunk[u])]
+    text = index.unit_texts[u]
+    if text.startswith(FIGURE_MARK):
+        return "figure"
+    if is_source(text.strip()):
+        return "source"
+    if chunk.kind == "table":
+        return "caption" if text == chunk.table_caption and text != chunk.table_header else "row"
+    return "sentence"
+
+
+def has_asked_for(text: str, kind: str, answer_type: str) -> bool:
+    """Whether a unit can state what the question asks for: an amount, a date, or where data come from."""
+    if answer_type == "source":
+        return kind == "source"
+    found = quantities(text)
+    if answer_type == "amount":
+        return any(is_amount(q) for q in found)
+    if answer_type == "date":
+        return any(q.unit in ("year", "month") or not is_amount(q) for q in found)
+    return False
+
+
+class QuoteScorer:
+    """Scores the units of the top passages for one question."""
+
+    def __init__(self, index: Index, lexical_weight: float, rank_weight: float, type_weight: float):
+        self.index = index
+        self.lexical_weight = lexical_weight
+        self.rank_weight = rank_weight
+        self.type_weight = type_weight
+        self._tokens: dict[tuple[str, int], frozenset[str]] = {}
+
+    def unit_tokens(self, reader: Reader, u: int) -> frozenset[str]:
+        key = (reader.language, u)
+        if key not in self._tokens:
+            self._tokens[key] = frozenset(reader.tokenize(reader.unit(u)))
+        return self._tokens[key]
+
+    def candidates(
+        self,
+        reader: Reader,
+        terms: Sequence[str],
+        answer_type: str,
+        scored: Scored,
+        positions: Sequence[int],
+        ranks: dict[int, int],
+    ) -> list[Quote]:
+        """Every unit of the passages at ``positions``, best first."""
+        quotes = []
+        reader_sims = scored.reader_unit_sims
+        for found in np.flatnonzero(np.isin(self.index.unit_chunk, list(positions))):
+            u = int(found)
+            position = int(self.index.unit_chunk[u])
+            cosine = float(scored.unit_sims[u]) if len(scored.unit_sims) else 0.0
+            if reader_sims is not None and reader.has_unit(u):
+                cosine = max(cosine, float(reader_sims[u]))
+            text = reader.unit(u)
+            overlap = coverage(terms, self.unit_tokens(reader, u), reader.lexical) if terms else 0.0
+            score = cosine + self.lexical_weight * overlap + self.rank_weight / ranks.get(position, len(ranks) + 1)
+            kind = unit_kind(self.index, u)
+            if has_asked_for(text, kind, answer_type):
+                score += self.type_weight
+            quotes.append(Quote(u, position, text, self.index.unit_texts[u], kind, score, cosine, reader.has_unit(u)))
+        return sorted(quotes, key=lambda q: -q.score)
+
+
+def content_positions(index: Index, hits: Sequence[Hit], passages: int) -> tuple[list[int], dict[int, int]]:
+    """The top passages a content answer may quote (not the title page or contents), and their ranks."""
+    top = [h for h in hits if h.chunk.section_id not in FRONT_MATTER][:passages]
+    return [h.chunk.order for h in top], {h.chunk.order: h.rank for h in top}
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[\s|・,、，。.]+", "", text).lower()
+
+
+def is_duplicate(quote: Quote, chosen: Sequence[Quote]) -> bool:
+    mine = _norm(quote.original)
+    return any(mine in _norm(c.original) or _norm(c.original) in mine for c in chosen)
+
+
+def answering(quotes: Sequence[Quote], answer_type: str) -> list[Quote]:
+    """The quotes that can answer, in order: those that state something (a question about where data come from
+    is answered by a source line)."""
+    return [q for q in quotes if q.kind not in POINTERS or (answer_type == "source" and q.kind == "source")]
+
+
+def pick(
+    quotes: Sequence[Quote],
+    answer_type: str,
+    terms: Sequence[str],
+    tokens_of: dict[int, frozenset[str]],
+    margin: float,
+) -> list[Quote]:
+    """The direct answer (the best quote that states something, not a caption or source line) and supporting
+    quotes within ``margin`` of it, each holding a term of the question that the quotes before it lack (a
+    question asking for two things gets both; a second quote that only repeats the topic is left out)."""
+    stating = answering(quotes, answer_type)
+    if not stating:
+        return []
+    direct = stating[0]
+    chosen = [direct]
+    covered = set(tokens_of[direct.unit])
+    for quote in stating[1:]:
+        if len(chosen) - 1 >= SUPPORT_LIMITS.get(answer_type, 1) or quote.score < direct.score - margin:
+            break
+        tokens = tokens_of[quote.unit]
+        if not is_duplicate(quote, chosen) and any(t in tokens and t not in covered for t in terms):
+            chosen.append(quote)
+            covered |= tokens
+    return chosen

@@ -1,0 +1,75 @@
+"""What a question asks of the report as a document (rag/intents.py), in three languages and two numeral systems."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.intents import answer_type, classify
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "kind", "sections", "broad"),
+    [
+        ("Summarize chapter 4", "en", "scoped", ("4のまとめ",), True),
+        ("第3章のまとめは？", "ja", "scoped", ("3のまとめ",), True),
+        ("第二章的总结是什么？", "zh", "scoped", ("2のまとめ",), True),
+        ("What's the bottom line of chapter three?", "en", "scoped", ("3のまとめ",), True),
+        ("What does the conclusion say?", "en", "scoped", ("5のまとめ",), True),
+        ("What does section 2-3 say?", "en", "scoped", ("2-3",), True),
+        ("【4-2】には何が書かれていますか", "ja", "scoped", ("4-2",), True),
+        ("第3-2节讲了什么？", "zh", "scoped", ("3-2",), True),
+        # a question of its own inside a section is scoped to it, not broad
+        (
+            "Who participates in building China's AI supply chain according to section 2-5?",
+            "en",
+            "scoped",
+            ("2-5",),
+            False,
+        ),
+        ("1-4節の表には何がありますか", "ja", "scoped", ("1-4",), True),
+        ("What is in the table on the commercialization of US and Chinese large models?", "en", "table", (), True),
+        ("中国のAIコア産業の規模は？", "ja", "content", (), False),
+    ],
+)
+def test_structure(question: str, language: str, kind: str, sections: tuple[str, ...], broad: bool) -> None:
+    intent = classify(question, language)
+    assert (intent.kind, intent.sections, intent.broad) == (kind, sections, broad)
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "kind", "fields"),
+    [
+        ("hi", "en", "help", ()),
+        ("What can you do?", "en", "help", ()),
+        ("こんにちは", "ja", "help", ()),
+        ("你能做什么？", "zh", "help", ()),
+        ("Who wrote this report?", "en", "meta", ("author",)),
+        ("このレポートは誰がいつ書いたものですか？", "ja", "meta", ("author", "date")),
+        ("报告一共分几章？", "zh", "meta", ("toc",)),
+        ("这份报告的标题是什么？", "zh", "meta", ("title",)),
+        # the author's view is a content question, and so is a product's release date
+        ("著者は何を挙げていますか？", "ja", "content", ()),
+        ("When was DeepSeek-V3 released?", "en", "content", ()),
+    ],
+)
+def test_help_and_metadata(question: str, language: str, kind: str, fields: tuple[str, ...]) -> None:
+    intent = classify(question, language)
+    assert (intent.kind, intent.fields) == (kind, fields)
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How much did the US invest privately in AI in 2024?", "amount"),
+        ("中国のAIコア産業の規模はどのくらいですか？", "amount"),
+        ("When was DeepSeek-V3 released?", "date"),
+        ("人形机器人创新发展指导意见是什么时候发布的？", "date"),
+        ("Which data source is the chart based on?", "source"),
+        ("Why is monetisation hard?", "why"),
+        ("What are the main challenges?", "list"),
+        ("Who applied with the platform?", "who"),
+        ("Tell me about humanoid robots.", "other"),
+    ],
+)
+def test_answer_type(question: str, kind: str) -> None:
+    assert answer_type(question) == kind
