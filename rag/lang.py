@@ -26,22 +26,6 @@ INVALID_UNICODE = "the text is not valid Unicode (a lone surrogate such as \\ud8
 CHINESE_MARKERS = set("吗呢吧哪啥谁么是了们这个说为还边让给见們這嗎麼個說為會沒還邊讓與")
 
 
-# A figure as a question names it (2027, 1.2): digits with an optional decimal part.
-DIGITS_RE = re.compile(r"\d+(?:\.\d+)?")
-# A figure as an answer may write it: thousands commas and an optional scale word (1,091, 1.2兆, 109.1 billion).
-SCALES = {
-    "万": 1e4,
-    "億": 1e8,
-    "亿": 1e8,
-    "兆": 1e12,
-    "thousand": 1e3,
-    "million": 1e6,
-    "billion": 1e9,
-    "trillion": 1e12,
-}
-SCALED_NUMBER_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(" + "|".join(SCALES) + ")?", re.IGNORECASE)
-
-
 @lru_cache(maxsize=8)
 def opencc_converter(table: str) -> Any:
     """OpenCC's converter for ``table`` ("s2t", "t2jp", ...), loaded once per process."""
