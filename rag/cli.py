@@ -142,7 +142,8 @@ def ask(
         typer.echo("")
         for c in answer.citations:
             typer.secho(f"[{c.n}] 【{c.section_id}】{c.section_title}", bold=True)
-            typer.echo(_indent(c.quote))
+            if c.original != c.quote:  # a translated quote: the Japanese it translates, which is authoritative
+                typer.echo(_indent(f"原文: {c.original}"))
 
 
 @app.command(name="eval")

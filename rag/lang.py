@@ -23,7 +23,7 @@ SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 INVALID_UNICODE = "the text is not valid Unicode (a lone surrogate such as \\ud800): send it as UTF-8"
 # Chinese function words Japanese does not use, and traditional forms OpenCC's Japanese table leaves alone.
 # Japanese always carries kana, so these (and the character forms below) only break ties for kanji-only text.
-CHINESE_MARKERS = set("吗呢吧哪啥谁么是了们这个说为还边让给见們這嗎麼個說為會沒還邊讓與")
+CHINESE_MARKERS = set("吗呢吧哪啥谁么是了们这个说为还边让给见你您她怎們這嗎麼個說為會沒還邊讓與")
 
 
 @lru_cache(maxsize=8)

@@ -41,7 +41,7 @@ def test_a_table_row_reads_as_its_columns_and_cites_the_row_itself(fake_pipeline
 def test_the_asked_for_amount_is_marked(fake_pipeline: Pipeline) -> None:
     result = ask(fake_pipeline, "中国のAIコア産業の規模はどのくらいですか？")
     assert result.span == "1.2兆元"
-    assert result.text == "👉 中国のAIコア産業の規模は2025年に約**1.2兆元**に達した。 [1]"
+    assert result.text == "中国のAIコア産業の規模は2025年に約**1.2兆元**に達した。 [1]"  # without the slide's 👉
 
 
 def test_a_year_the_question_names_is_not_the_answer_span() -> None:
@@ -72,7 +72,7 @@ def test_rows_read_as_columns_only_when_the_header_names_them() -> None:
 def test_an_english_answer_quotes_the_english_edition_and_cites_the_original(edition_pipeline: Pipeline) -> None:
     result = ask(edition_pipeline, "What was the scale of China's core AI industry in 2025?")
     first = result.citations[0]
-    assert result.text == "👉 The scale of China's core AI industry reached about **1.2 trillion yuan** in 2025. [1]"
+    assert result.text == "The scale of China's core AI industry reached about **1.2 trillion yuan** in 2025. [1]"
     assert first.quote.startswith("👉 The scale of China's core AI industry")
     assert first.original == "👉 中国のAIコア産業の規模は2025年に約1.2兆元に達した。"
     assert (first.section_title, first.title_original) == ("Development of robot policy", "ロボット政策の展開")
@@ -104,7 +104,7 @@ def test_a_unit_the_edition_lacks_is_quoted_in_japanese_with_a_note(edition_corp
         == "👉 AI関連企業の登録件数は2025年に490万社に達した。"
     )
     assert result.text == (
-        "👉 AI関連企業の登録件数は2025年に**490万**社に達した。"
+        "AI関連企業の登録件数は2025年に**490万**社に達した。"
         " (= 4.9 million) (in the original Japanese: this sentence has no translation yet) [1]"
     )
 
