@@ -45,7 +45,7 @@ NUMBER_QUESTIONS = (
     NumberQuestion("zh", "Manus的内测申请人数突破了多少？", "200万人"),
 )
 # Why a generated answer may be replaced by the extractive one: verification, or the LLM failing.
-KNOWN_FALLBACKS = {None, "uncited", "empty_reply", "unverified", "wrong_language", "not_in_report"}
+KNOWN_FALLBACKS = {None, "uncited", "too_short", "unverified", "wrong_language", "not_in_report"}
 
 
 def known_fallback(reason: str | None) -> bool:

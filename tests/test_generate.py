@@ -90,12 +90,42 @@ def test_sentence_citing_a_passage_not_given_is_removed(llm_pipeline, llm_server
 def test_invented_number_is_removed_and_never_streamed(llm_pipeline, llm_server: ScriptedLLM) -> None:
     def reply(body: dict[str, Any]) -> Reply:
         n = passage_with(body, "2027年")
+        return Reply(good(body).text + f"目標は2030年までに世界一になることだ[{n}]。")
+
+    llm_server.reply(reply)
+    text, answer = stream(llm_pipeline(), Q)
+    assert answer.generator == "llm" and text == answer.text == good(llm_server.requests[0]).text
+    assert answer.removed[0].reason == "number 2030年 is not in the passages it cites"
+
+
+def test_an_answer_whose_lead_fails_falls_back_whole(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:
+    # What follows a removed first sentence ("It is tied to the five-year plan") would read as the answer.
+    def reply(body: dict[str, Any]) -> Reply:
+        n = passage_with(body, "2027年")
         return Reply(f"目標は2030年までに世界一になることだ[{n}]。" + good(body).text)
 
     llm_server.reply(reply)
     text, answer = stream(llm_pipeline(), Q)
-    assert "2030" not in text and text == answer.text and answer.text.startswith("人形ロボット指導意見は")
+    assert answer.generator == "extractive" and answer.fallback == "unverified"
+    assert text == answer.text == fake_pipeline.ask(Q).text and "2030" not in text
     assert answer.removed[0].reason == "number 2030年 is not in the passages it cites"
+
+
+@pytest.mark.parametrize("marker", ["", "[{other}]"])
+def test_a_right_number_missing_or_citing_the_wrong_passage_is_recited(
+    llm_pipeline, llm_server: ScriptedLLM, marker: str
+) -> None:
+    def reply(body: dict[str, Any]) -> Reply:
+        other = passage_with(body, "5カ年")
+        return Reply("人形ロボット指導意見は2027年までに世界の先進レベルを目指す" + marker.format(other=other) + "。")
+
+    llm_server.reply(reply)
+    answer = llm_pipeline().ask(Q)
+    goal = passage_with(llm_server.requests[0], "2027年")
+    assert goal != passage_with(llm_server.requests[0], "5カ年")
+    assert answer.generator == "llm" and answer.removed == ()
+    assert answer.text == f"人形ロボット指導意見は2027年までに世界の先進レベルを目指す[{goal}]。"
+    assert [c.n for c in answer.citations] == [goal]
 
 
 def test_nothing_verified_falls_back_to_the_extractive_answer(
@@ -172,7 +202,7 @@ def test_a_reply_of_markers_or_a_few_letters_is_rejected(
 ) -> None:
     llm_server.reply(Reply(reply))
     text, answer = stream(llm_pipeline(), Q)
-    assert answer.generator == "extractive" and answer.fallback in ("empty_reply", "unverified")
+    assert answer.generator == "extractive" and answer.fallback in ("too_short", "unverified")
     assert text == answer.text == fake_pipeline.ask(Q).text  # nothing of the reply was streamed
 
 

@@ -2,7 +2,14 @@
 
 import pytest
 
-from rag.llm.verify import SentenceBuffer, check_sentence, cited_numbers, matches_language, split_sentences
+from rag.llm.verify import (
+    SentenceBuffer,
+    attribute,
+    check_sentence,
+    cited_numbers,
+    matches_language,
+    split_sentences,
+)
 
 PASSAGES = [
     "AI関連企業の登録件数は2025年に490万社に達した。",
@@ -72,6 +79,17 @@ def test_cited_numbers_read_every_marker_form() -> None:
 )
 def test_check_sentence(sentence: str, language: str, reason: str | None) -> None:
     assert check_sentence(sentence, PASSAGES, language).reason == reason
+
+
+def test_a_claim_is_recited_to_the_passage_that_holds_it() -> None:
+    assert attribute("登録件数は490万社に達した。", PASSAGES, "ja") == "登録件数は490万社に達した[1]。"
+    assert attribute("登録件数は490万社に達した［２］。", PASSAGES, "ja") == "登録件数は490万社に達した[1]。"
+    assert (
+        attribute("It reached 4.9 million companies [3].\n", PASSAGES, "en")
+        == "It reached 4.9 million companies [1].\n"
+    )
+    assert attribute("登録件数は2025年に520万社に達した[1]。", PASSAGES, "ja") is None  # in no passage
+    assert attribute("The report does not cover this.", PASSAGES, "en") is None  # nothing to check
 
 
 def test_a_trillion_is_not_a_million() -> None:

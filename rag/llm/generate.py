@@ -11,7 +11,7 @@ from rag.answer import ExtractiveAnswerer
 from rag.config import Settings
 from rag.errors import LLMError
 from rag.llm.client import LLMClient, Messages, client_from
-from rag.llm.verify import SentenceBuffer, check_sentence, substance
+from rag.llm.verify import SentenceBuffer, attribute, check_sentence, substance
 from rag.retrieve import Scored
 from rag.types import Answer, Citation, Hit, Removed
 
@@ -109,11 +109,18 @@ def answer_messages(question: str, language: str, passages: list[str], report: s
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
+# Reasons that say a sentence's content is not in the passages (not its language, not its form).
+CONTENT_FAILURES = ("number ", "quote ", "cites [")
+
+
 @dataclass
 class _Composer:
     """Takes verified sentences in order and decides what may be shown. Nothing is shown until the answer both
     cites a passage and says something (MIN_SUBSTANCE): an uncited reply, or one of bare markers, falls back to
-    the extractive answer instead of being shown."""
+    the extractive answer instead of being shown. A sentence whose number or quote is in another given passage
+    than it cites (or it cites none) is re-cited to that passage. If a sentence fails on its content before
+    anything was shown, the answer's lead is gone and what follows it ("This was 33% more than ...") would read
+    as the answer: the whole answer falls back."""
 
     language: str
     passages: list[str]
@@ -121,6 +128,7 @@ class _Composer:
     held: list[str] = field(default_factory=list)
     removed: list[Removed] = field(default_factory=list)
     cited: dict[int, None] = field(default_factory=dict)
+    lead_failed: bool = False
 
     def take(self, sentence: str) -> str:
         """What can be shown now ("" while holding back)."""
@@ -131,16 +139,26 @@ class _Composer:
             self.removed.append(Removed(sentence.strip(), "no text, only markers"))
             return ""
         verdict = check_sentence(sentence, self.passages, self.language)
+        if verdict.reason is not None and verdict.reason.startswith(CONTENT_FAILURES):
+            recited = attribute(sentence, self.passages, self.language, prefer=tuple(self.cited))
+            if recited is not None:
+                log.info("re-cited a generated sentence (%s): %r → %r", verdict.reason, sentence, recited)
+                sentence, verdict = recited, check_sentence(recited, self.passages, self.language)
         if verdict.reason is not None:
             log.info("removed a generated sentence (%s): %r", verdict.reason, sentence)
             self.removed.append(Removed(sentence.strip(), verdict.reason))
+            self.lead_failed |= not self.kept and verdict.reason.startswith(CONTENT_FAILURES)
             return ""
         self.held.append(sentence)
         self.cited.update(dict.fromkeys(verdict.cited))
         return self._release()
 
     def _release(self) -> str:
-        if not self.cited or sum(substance(s) for s in self.kept + self.held) < MIN_SUBSTANCE[self.language]:
+        if (
+            self.lead_failed
+            or not self.cited
+            or sum(substance(s) for s in self.kept + self.held) < MIN_SUBSTANCE[self.language]
+        ):
             return ""
         shown, self.held = self.held, []
         self.kept.extend(shown)
@@ -154,12 +172,14 @@ class _Composer:
         """Why the generated answer cannot stand (the extractive one is shown instead), or None."""
         if self.kept:
             return None
+        if self.lead_failed:
+            return "unverified"
         if self.removed and not self.cited:
             wrong_language = all(r.reason.startswith("not written in") for r in self.removed)
             return "wrong_language" if wrong_language else "unverified"
         if not self.cited:
             return "uncited"  # right or wrong, nothing in it can be checked against a passage
-        return "empty_reply"
+        return "too_short"  # what was verified says too little to stand as an answer
 
 
 class LLMGenerator:

@@ -119,6 +119,36 @@ def check_sentence(sentence: str, passages: Sequence[str], language: str) -> Ver
     return Verdict(sentence, cited, None)
 
 
+# A marker as the model may write it, before NFKC: [1], ［１］, [1, 2].
+ANY_MARKER_RE = re.compile(r"\s*[\[［]\s*[\d０-９]+(?:\s*[,、，]\s*[\d０-９]+)*\s*[\]］]")
+SENTENCE_END = "。！？!?. \t\n"  # what a sentence may end with, after its words
+
+
+def with_marker(sentence: str, n: int, language: str) -> str:
+    """``sentence`` citing passage ``n`` alone: its own markers dropped, [n] put before its final punctuation."""
+    body = ANY_MARKER_RE.sub("", sentence)
+    head = body.rstrip(SENTENCE_END)
+    tail = body[len(head) :]
+    return f"{head}{' ' if language == 'en' else ''}[{n}]{tail}"
+
+
+def attribute(sentence: str, passages: Sequence[str], language: str, prefer: Sequence[int] = ()) -> str | None:
+    """``sentence`` re-cited to the passage that holds all its numbers and quoted spans, when it cites none or
+    the wrong one (small models drop markers, or write [3] for what [1] says): the claim is still checked
+    against a passage, and the reader is pointed at the one that holds it. Passages already cited elsewhere in
+    the answer come first. None when the sentence has nothing to check (no number, no quote) or no passage
+    holds it all."""
+    body = normalize(ANY_MARKER_RE.sub("", sentence))
+    if not quantities(body) and not QUOTED_RE.search(body):
+        return None
+    order = [*prefer, *(n for n in range(1, len(passages) + 1) if n not in prefer)]
+    for n in order:
+        candidate = with_marker(sentence, n, language)
+        if check_sentence(candidate, passages, language).reason is None:
+            return candidate
+    return None
+
+
 def _shown(q: Quantity) -> str:
     """A number for a reason line: as written, with its value and unit when the writing has a scale or unit
     ("1.2 million yuan = 1200000 cny", "2030")."""
