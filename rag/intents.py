@@ -118,6 +118,34 @@ def _numeral(text: str) -> int | None:
     return NUMERALS.get(text) or ENGLISH_ORDINALS.get(text)
 
 
+# Which item of a list a question asks for: 3番目, 三つ目, 最初, 第六个, "the third one". Not 第15次 or 第2回
+# (names of plans and rounds, matched as written), not "the 15th Five-Year Plan" (a name) nor "the first half".
+ORDINAL_WORDS = (
+    "first second third fourth fifth sixth seventh eighth ninth tenth"
+).split()  # fmt: skip
+_ITEM = r"(\d{1,2}|[一二三四五六七八九十])"
+_NOT_AN_ITEM = r"(?!\s+(?:half|quarter|century|time|(?-i:[A-Z])))"  # the first half; the 15th Five-Year Plan
+LIST_POSITION_RES = (
+    re.compile(rf"{_ITEM}\s*(?:番目|つ目)"),
+    re.compile(rf"第\s*{_ITEM}\s*[个個项項条点]"),
+    re.compile(rf"\bthe\s+(\d{{1,2}})(?:st|nd|rd|th)\b{_NOT_AN_ITEM}", re.IGNORECASE),
+    re.compile(rf"\bthe\s+({'|'.join(ORDINAL_WORDS)})\b{_NOT_AN_ITEM}", re.IGNORECASE),
+    re.compile(r"(最初)"),
+)
+
+
+def list_position(question: str) -> int | None:
+    """The list position the question asks for, 1 for the first; the last one named when there are several
+    (a follow-up glued to its previous question names its own last)."""
+    found = [(m.start(), m.group(1)) for pattern in LIST_POSITION_RES for m in pattern.finditer(question)]
+    if not found:
+        return None
+    word = max(found)[1].lower()
+    if word == "最初":
+        return 1
+    return _numeral(word) or (ORDINAL_WORDS.index(word) + 1 if word in ORDINAL_WORDS else None)
+
+
 def chapter_of(question: str) -> int | None:
     for pattern in CHAPTER_RES:
         if m := pattern.search(question):

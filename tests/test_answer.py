@@ -8,9 +8,12 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
 from rag.answer import AnswerConfig, ExtractiveAnswerer, abstention_text, without_set_aside
 from rag.answer.compose import asked_span, mark, row_text
 from rag.answer.coverage import chinese_terms, names_in
+from rag.answer.quotes import item_number
 from rag.intents import CONTENT
 from rag.lexical import LexicalIndex, tokenize_zh
 from rag.numbers import quantities
@@ -228,3 +231,18 @@ def test_the_answer_serializes_its_new_fields(edition_pipeline: Pipeline) -> Non
     )
     assert data["hits"][0]["translation"]["language"] == "en"
     json.dumps(data)  # plain JSON all the way down
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("3. ガバナンス、コンプライアンス、データセキュリティ", 3),
+        ("(3) 新興産業・未来産業のAI活用", 3),
+        ("（2）デジタル中国", 2),
+        (" | ⑥医療ヘルスケア:患者の入院前管理", 6),  # a table row whose first cell is empty
+        ("約1.2兆元に達し", None),  # a number, not a list mark
+        ("2025年に合計490万社", None),
+    ],
+)
+def test_item_number(text: str, number: int | None) -> None:
+    assert item_number(text) == number

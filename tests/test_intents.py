@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.intents import answer_type, classify
+from rag.intents import answer_type, classify, list_position
 
 
 @pytest.mark.parametrize(
@@ -75,3 +75,25 @@ def test_help_and_metadata(question: str, language: str, kind: str, fields: tupl
 )
 def test_answer_type(question: str, kind: str) -> None:
     assert answer_type(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "position"),
+    [
+        ("3番目の課題は？", 3),
+        ("二つ目は？", 2),
+        ("最初に挙げられているのは何ですか？", 1),
+        ("那第六个呢？", 6),
+        ("And the third one?", 3),
+        ("What is the 2nd item?", 2),
+        # a follow-up glued to its previous question names its own position last
+        ("What is the first direction? the third one", 3),
+        # names and rounds, not list positions
+        ("In the 15th Five-Year Plan, what are the directions?", None),
+        ("第15次5か年計画の方向性は？", None),
+        ("第2回は何件？", None),
+        ("How did it grow in the first half of 2025?", None),
+    ],
+)
+def test_list_position(question: str, position: int | None) -> None:
+    assert list_position(question) == position

@@ -70,3 +70,22 @@ def test_real_abstains_on_what_the_report_does_not_hold(real_pipeline) -> None:
     answer = real_pipeline.ask("2020年の中国のAI関連企業の登録数は何社でしたか？")
     assert answer.abstained and not answer.citations
     assert "見当たりません" in answer.text and "【" in answer.text  # points to the nearest sections
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("question", "history", "section", "held"),
+    [
+        # the sixth of the ten fields is a row of a table passage that the first question's passage does not hold
+        ("那第六个呢？", "“机器人+”应用行动实施方案的十大领域里，第一个是什么？", "1-5", "⑥医療ヘルスケア"),
+        # the third challenge is a numbered sub-heading: the answer leads with it
+        ("And the third one?", "What is the first main challenge of China's AI industry?", "5-4",
+         "3. ガバナンス、コンプライアンス、データセキュリティ"),
+    ],
+)  # fmt: skip
+def test_real_a_list_item_asked_for_by_its_position(
+    real_pipeline, question: str, history: str, section: str, held: str
+) -> None:
+    answer = real_pipeline.ask(question, history=[{"role": "user", "content": history}])
+    assert not answer.abstained and answer.citations[0].section_id == section
+    assert held in answer.citations[0].original

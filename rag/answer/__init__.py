@@ -8,6 +8,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+
 from rag.answer.compose import asked_span, mark, quote_marks, row_label, row_text, untranslated_note
 from rag.answer.coverage import (
     STRUCTURE_RE,
@@ -21,11 +23,11 @@ from rag.answer.coverage import (
     without_set_aside,
 )
 from rag.answer.messages import MESSAGES
-from rag.answer.quotes import Quote, QuoteScorer, answering, content_positions, pick, unit_kind
+from rag.answer.quotes import Quote, QuoteScorer, answering, content_positions, item_number, pick, unit_kind
 from rag.answer.reader import Reader
 from rag.answer.replies import help_answer, meta_answer
 from rag.index import Index
-from rag.intents import Intent, answer_type
+from rag.intents import Intent, answer_type, list_position
 from rag.lang import LANGUAGES
 from rag.numbers import Quantity, quantities, same_value
 from rag.retrieve import Scored
@@ -64,6 +66,8 @@ class AnswerConfig:
     agree_margin: float = 0.0
     # Bonus for a quote holding what a follow-up itself asks about.
     focus_weight: float = 0.2
+    # Bonus for the list item a question asks for by position ("the third one"): marked with that number.
+    item_weight: float = 0.2
     # Abstain when the leading passage holds less than this share of the question's key terms, per language.
     abstain_below: dict[str, float] = field(default_factory=lambda: {"ja": 0.0, "en": 0.0, "zh": 0.0})
 
@@ -135,9 +139,14 @@ class ExtractiveAnswerer:
         terms = key_terms(rest, language, reader.lexical)
         kind = answer_type(question)
         positions, ranks = content_positions(self.index, hits, self.config.passages)
+        wanted = list_position(question)
+        if wanted is not None:  # the list's other passages too: its sixth item may be in a passage of its own
+            positions = [*positions, *self._same_lists(positions)]
         candidates = self.scorer.candidates(reader, terms, kind, scored, positions, ranks)
         if scored.focus:
             candidates = self._towards_focus(candidates, reader, key_terms(scored.focus, language, reader.lexical))
+        if wanted is not None:
+            candidates = self._towards_item(candidates, wanted)
         tokens = {q.unit: self.scorer.unit_tokens(reader, q.unit) for q in candidates}
         unconstrained = pick(candidates, kind, terms, tokens, self.config.support_margin)
         if not unconstrained:
@@ -176,6 +185,42 @@ class ExtractiveAnswerer:
 
         return sorted((lifted(q) for q in candidates), key=lambda q: -q.score)
 
+    def _towards_item(self, candidates: list[Quote], wanted: int) -> list[Quote]:
+        """The item a question asks for by its place in a list ranked up: the line or row marked with that
+        number (⑥, "3.", "(3)"), or the lines under a sub-heading marked with it."""
+        weight = self.config.item_weight
+
+        def lifted(q: Quote) -> Quote:
+            return replace(q, score=q.score + weight) if self._item_of(q) == wanted else q
+
+        return sorted((lifted(q) for q in candidates), key=lambda q: -q.score)
+
+    def _same_lists(self, positions: Sequence[int]) -> list[int]:
+        """Passages continuing the numbered lists that the passages at ``positions`` hold: the same table, or the
+        same parent heading, in the same section."""
+
+        def list_key(chunk: Chunk) -> tuple[str, ...]:
+            return (
+                (chunk.section_id, chunk.table_caption)
+                if chunk.kind == "table"
+                else (chunk.section_id, *chunk.heading_path[:-1])
+            )
+
+        lists = set()
+        for position in positions:
+            chunk = self.index.chunks[position]
+            units = np.flatnonzero(self.index.unit_chunk == position)
+            if self._heading_item(position) or any(item_number(self.index.unit_texts[u]) for u in units):
+                lists.add(list_key(chunk))
+        return [c.order for c in self.index.chunks if c.order not in positions and list_key(c) in lists]
+
+    def _item_of(self, quote: Quote) -> int | None:
+        return item_number(quote.original) or self._heading_item(quote.position)
+
+    def _heading_item(self, position: int) -> int | None:
+        path = self.index.chunks[position].heading_path
+        return item_number(path[-1]) if path else None
+
     def _agrees(self, position: int, asked: Sequence[Quantity], names: Sequence[str]) -> bool:
         """Whether the section of passage ``position`` states the question's numbers and mentions its names."""
         section = self.index.chunks[position].section_id
@@ -197,9 +242,17 @@ class ExtractiveAnswerer:
         lines, citations = [], []
         span_text = None
         opening, closing = quote_marks(language)
+        wanted = list_position(question)
         for n, quote in enumerate(evidence.quotes, start=1):
             chunk = self.index.chunks[quote.position]
             shown = self._display(reader, quote)
+            text, original = quote.text, quote.original
+            by_heading = item_number(original) is None and self._heading_item(quote.position) == wanted
+            if n == 1 and wanted is not None and by_heading:
+                # The item is its numbered sub-heading ("3. Governance, compliance…"): it leads, with its line.
+                heading = reader.heading(quote.position)
+                shown = f"{heading}{': ' if language == 'en' else '：'}{shown}"
+                text, original = f"{heading}\n{text}", f"{chunk.heading_path[-1]}\n{original}"
             if n == 1:
                 anchors = {t: reader.lexical.idf(t) for t in evidence.terms}
                 span = asked_span(shown, kind, asked, anchors)
@@ -210,7 +263,7 @@ class ExtractiveAnswerer:
             else:
                 line = f"- {opening}{shown}{closing} [{n}]"
             lines.append(line)
-            citations.append(self._citation(n, reader, chunk, quote.text, quote.original))
+            citations.append(self._citation(n, reader, chunk, text, original))
         return Answer(
             question, language, "\n".join(lines), False, tuple(citations), tuple(hits), intent=intent.kind,
             span=span_text,

@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.answer.coverage import coverage
 from rag.answer.reader import Reader
-from rag.chunking import FIGURE_MARK
+from rag.chunking import CELL_SEPARATOR, FIGURE_MARK
 from rag.corpus import is_source
 from rag.index import Index
 from rag.numbers import is_amount, quantities
@@ -22,6 +22,8 @@ from rag.types import Hit
 FRONT_MATTER = ("title", "toc")
 # Kinds of unit that point at evidence rather than state it: a bare figure caption, a source line.
 POINTERS = ("figure", "source", "caption")
+# How the report numbers a list's items: ①, "1. ", "(1)", "（1）" (not "1.2兆元": a number, not a mark).
+ITEM_MARK_RE = re.compile(r"\s*(?:([①-⑳])|(\d{1,2})[.．]\s|[(（](\d{1,2})[)）])")
 SUPPORT_LIMITS = {"source": 1, "amount": 1, "date": 1, "who": 1, "compare": 2, "list": 2, "why": 2, "other": 1}
 
 
@@ -49,6 +51,15 @@ def unit_kind(index: Index, u: int) -> str:
     if chunk.kind == "table":
         return "caption" if text == chunk.table_caption and text != chunk.table_header else "row"
     return "sentence"
+
+
+def item_number(text: str) -> int | None:
+    """The list position a line or table row marks itself with (at its start or a cell's), if any."""
+    for cell in text.split(CELL_SEPARATOR):
+        if m := ITEM_MARK_RE.match(cell):
+            circled, digits, bracketed = m.groups()
+            return ord(circled) - ord("①") + 1 if circled else int(digits or bracketed)
+    return None
 
 
 def has_asked_for(text: str, kind: str, answer_type: str) -> bool:

@@ -39,6 +39,12 @@ class Reader:
         chunk = self.index.chunks[position]
         return self.edition.contexts[position] if self.edition is not None else chunk.context
 
+    def heading(self, position: int) -> str:
+        """The innermost sub-heading of passage ``position`` in this language ("" when it sits under none)."""
+        if not self.index.chunks[position].heading_path:
+            return ""
+        return self.context(position).rsplit(" > ", 1)[-1]
+
     def title(self, chunk: Chunk) -> str:
         if self.edition is None:
             return chunk.section_title

@@ -109,7 +109,8 @@ def run_evaluation(
                                                [s for _, s in signals if s is not None])  # fmt: skip
         # A pipeline of its own answers with the fitted thresholds: the caller's is left as it was.
         answering = pipeline.with_thresholds(report["calibration"]["thresholds"])
-    texts = {c.id: c.text for c in chunks}
+    # A passage as the report shows it: under its headings (an answer may lead with a numbered one).
+    texts = {c.id: f"{c.context}\n{c.text}" for c in chunks}
     report["answers"], report["kinds"] = {}, {}
     for split, qs in parts.items():
         answers = [answering.ask(q.question, history=q.history) for q in qs]
