@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import sys
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from rag.errors import ModelError
 from rag.model import onnx
 from rag.model.onnx import ONNX_FILE, usable_cpus
 from rag.model.provenance import PROVISION_HINT, sha256_file, verify_model_folder
+from rag.model.runtime import OnnxEmbedder
 
 if TYPE_CHECKING:  # the real import costs seconds: done lazily in SentenceTransformerEmbedder
     from sentence_transformers import SentenceTransformer
@@ -49,7 +51,9 @@ class Embedder(Protocol):
 
     def encode_queries(self, texts: list[str]) -> np.ndarray: ...
 
-    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray: ...
+    def encode_passages(self, texts: list[str], show_progress: bool | str = False) -> np.ndarray:
+        """``show_progress``: a label (what is being embedded) or True shows a progress bar."""
+        ...
 
 
 def _check_texts(texts: list[str]) -> list[str]:
@@ -238,8 +242,11 @@ class SentenceTransformerEmbedder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts, self._query_prompt, False, self.batch_size)
 
-    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
-        return self._encode(texts, self._passage_prompt, show_progress, self.passage_batch_size)
+    def encode_passages(self, texts: list[str], show_progress: bool | str = False) -> np.ndarray:
+        if isinstance(show_progress, str) and texts:
+            # sentence-transformers' own bar only counts "Batches": say what they hold first.
+            print(f"{show_progress} ({len(texts)} texts, {self.passage_batch_size} a batch)", file=sys.stderr)
+        return self._encode(texts, self._passage_prompt, bool(show_progress), self.passage_batch_size)
 
 
 # --------------------------------------------------------------------- test fake
@@ -287,11 +294,74 @@ class HashEmbedder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts)
 
-    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: list[str], show_progress: bool | str = False) -> np.ndarray:
         return self._encode(texts)
 
 
+class Labelled:
+    """``embedder`` whose progress bar, when one is shown, says ``label`` (what is being embedded)."""
+
+    def __init__(self, embedder: Embedder, label: str):
+        self.embedder, self.label = embedder, label
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    @property
+    def dim(self) -> int:
+        return self.embedder.dim
+
+    @property
+    def weights_hash(self) -> str:
+        return self.embedder.weights_hash
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode_queries(texts)
+
+    def encode_passages(self, texts: list[str], show_progress: bool | str = False) -> np.ndarray:
+        return self.embedder.encode_passages(texts, self.label if show_progress else False)
+
+
 # ------------------------------------------------------------------------ factory
+
+
+def _torch_weights(folder: Path) -> list[str]:
+    return [p.name for p in folder.glob("*") if p.suffix in _WEIGHT_SUFFIXES]
+
+
+_verified_folders: dict[tuple[Any, ...], dict[str, Any]] = {}
+_verified_lock = threading.Lock()
+
+
+def _verified(folder: Path, unread: list[str]) -> dict[str, Any]:
+    """``verify_model_folder``, once per process for the folder's files as they are on disk (sizes, mtimes)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    key = (str(folder), tuple(unread), tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files))
+    with _verified_lock:  # held while hashing, so a second caller waits for the first one's result
+        if key not in _verified_folders:
+            _verified_folders[key] = verify_model_folder(folder, unread=unread)
+        return _verified_folders[key]
+
+
+def prefetch(settings: Settings) -> threading.Thread | None:
+    """Start what loading the default model does without holding the GIL (hashing its files, opening its ONNX
+    session) on a thread, to overlap other start-up work such as importing Gradio; ``embedder_from`` then finds
+    both done. Errors are left for ``embedder_from`` to report."""
+    if settings.embed_model != DEFAULT_MODEL or settings.embed_backend == "torch" or not onnx.available():
+        return None
+    folder = settings.model_cache / DEFAULT_MODEL
+
+    def work() -> None:
+        try:
+            _verified(folder, _torch_weights(folder))
+            onnx.shared_session(folder / ONNX_FILE, usable_cpus())
+        except Exception as err:  # not provisioned, damaged, ...: the load says so properly
+            log.debug("prefetching the model failed: %s", err)
+
+    thread = threading.Thread(target=work, name="prefetch-model", daemon=True)
+    thread.start()
+    return thread
 
 
 def embedder_from(settings: Settings) -> Embedder:
@@ -323,25 +393,39 @@ def load_embedder(
         return HashEmbedder()
     if name == DEFAULT_MODEL:
         folder = cache_dir / DEFAULT_MODEL
+        # The ONNX runner never reads the torch weights: their size is checked, hashing them is skipped.
+        unread = _torch_weights(folder) if backend != "torch" and onnx.available() else []
         try:
-            provenance = verify_model_folder(folder)
+            provenance = _verified(folder, unread)
         except ModelError as err:
             log.warning("default embedding model at %s is unusable: %s", folder, err)
             raise ModelError(NOT_PROVISIONED) from err
         exported = ONNX_FILE in provenance["files"] and onnx.available()
         if backend == "onnx" and not exported:
             raise ModelError(f"{folder} has no checked ONNX export: run `rag provision` (or RAG_EMBED_BACKEND=torch)")
-        # verify_model_folder just hashed every file: reuse those hashes instead of rehashing.
+        if unread and not exported:  # a folder provisioned before exports: torch reads the weights after all
+            provenance = verify_model_folder(folder)
+        # verify_model_folder hashed the files: the weights' hash is the provenance's (checked at provisioning).
         weights = {
             rel: entry["sha256"] for rel, entry in provenance["files"].items() if Path(rel).suffix in _WEIGHT_SUFFIXES
         }
+        if backend != "torch" and exported:
+            return OnnxEmbedder(
+                folder,
+                model_id=DEFAULT_MODEL,
+                weights_hash=combine_weight_hashes(weights),
+                query_prompt=query_prompt,
+                passage_prompt=passage_prompt,
+                batch_size=BATCH_SIZE,
+                passage_batch_size=PASSAGE_BATCH_SIZE,
+            )
         return SentenceTransformerEmbedder(
             folder,
             model_id=DEFAULT_MODEL,
             query_prompt=query_prompt,
             passage_prompt=passage_prompt,
             weights_hash=combine_weight_hashes(weights),
-            backend="onnx" if backend != "torch" and exported else "torch",
+            backend="torch",
         )
     return SentenceTransformerEmbedder(
         _resolve_model_folder(name),

@@ -26,6 +26,7 @@ from rag.embed import (
 from rag.errors import ModelError
 from rag.model.onnx import ONNX_FILE
 from rag.model.provenance import PROVENANCE_FILE, sha256_file
+from rag.model.runtime import OnnxEmbedder
 
 # --------------------------------------------------------------------------- fast tests
 
@@ -96,7 +97,7 @@ def test_import_does_not_load_torch() -> None:
 
 @pytest.mark.integration
 def test_e5_embedder_shapes_and_identity(e5: Embedder, model_cache: Path) -> None:
-    assert isinstance(e5, SentenceTransformerEmbedder)
+    assert isinstance(e5, OnnxEmbedder)  # the default when exported: no sentence-transformers at run time
     assert e5.model_id == DEFAULT_MODEL and e5.dim == 384
     assert e5.weights_hash == sha256_file(model_cache / DEFAULT_MODEL / "model.safetensors")
     vecs = e5.encode_passages(["一", "two", "三"], show_progress=False)
@@ -124,8 +125,8 @@ def test_query_and_passage_prompts_are_applied(e5: Embedder, model_cache: Path) 
     as_passage = e5.encode_passages([text])[0]
     assert float(as_query @ as_passage) < 0.9999
     # The folder's prompts are exactly e5's "query: " / "passage: " prefixes.
-    assert isinstance(e5, SentenceTransformerEmbedder)
-    raw = e5._model.encode(["query: " + text, "passage: " + text, text], normalize_embeddings=True)
+    reference = SentenceTransformerEmbedder(model_cache / DEFAULT_MODEL, backend="onnx")
+    raw = reference._model.encode(["query: " + text, "passage: " + text, text], normalize_embeddings=True)
     np.testing.assert_allclose(raw[0], as_query, atol=1e-5)
     np.testing.assert_allclose(raw[1], as_passage, atol=1e-5)
     # Explicit prompts override the folder's: an empty query prompt encodes the bare text.
@@ -135,7 +136,7 @@ def test_query_and_passage_prompts_are_applied(e5: Embedder, model_cache: Path) 
 
 @pytest.mark.integration
 def test_onnx_backend_gives_the_torch_vectors(e5: Embedder, model_cache: Path) -> None:
-    assert isinstance(e5, SentenceTransformerEmbedder) and e5.backend == "onnx"  # the default when exported
+    assert isinstance(e5, OnnxEmbedder) and e5.backend == "onnx"  # the default when exported
     torch_e5 = load_embedder(DEFAULT_MODEL, model_cache, backend="torch")
     assert isinstance(torch_e5, SentenceTransformerEmbedder) and torch_e5.backend == "torch"
     texts = ["中国のAI産業の市場規模は？", "What is China's AI market size?", "中国人工智能核心产业规模是多少？", "x"]
