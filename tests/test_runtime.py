@@ -39,7 +39,7 @@ def _layout(folder: Path, pooling: Mapping[str, object]) -> Path:
 
 def test_the_layout_it_reproduces_is_checked(tmp_path: Path) -> None:
     mean = {"pooling_mode_mean_tokens": True, "pooling_mode_cls_token": False, "include_prompt": True}
-    assert _check_layout(_layout(tmp_path / "mean", mean)) == 256
+    assert _check_layout(_layout(tmp_path / "mean", mean)) == (256, False)
     with pytest.raises(ModelError, match=r"not a mean-pooled transformer.*RAG_EMBED_BACKEND=torch"):
         _check_layout(_layout(tmp_path / "cls", {**mean, "pooling_mode_cls_token": True}))
     with pytest.raises(ModelError, match="pools differently"):

@@ -5,6 +5,7 @@ scikit-learn and SciPy; loading builds the tokenizer from its vocabulary and 470
 ONNX backend then throws away). This runs the same steps directly: the `tokenizers` tokenizer of
 ``tokenizer.json``, the checked ONNX export in ONNX Runtime, and sentence-transformers' mean pooling and
 normalisation as the very same torch operations, on batches cut and ordered as sentence-transformers cuts them.
+The tokenizer is built as transformers builds XLM-RoBERTa's (see ``xlm_roberta_tokenizer``).
 The vectors are bit-identical to `SentenceTransformer.encode` (``tests/test_runtime.py``), so an index built
 either way serves the other and no score moves.
 """
@@ -37,8 +38,9 @@ def _json(folder: Path, name: str) -> Any:
         raise ModelError(f"{folder / name} is unreadable ({err}): run `rag provision --force`") from err
 
 
-def _check_layout(folder: Path) -> int:
-    """The maximum sequence length, once the folder is known to be a mean-pooled, normalised transformer."""
+def _check_layout(folder: Path) -> tuple[int, bool]:
+    """The maximum sequence length and whether a Normalize module follows the pooling, once the folder is known
+    to be a mean-pooled transformer."""
     types = [m.get("type") for m in _json(folder, "modules.json")]
     pooling = _json(folder, "1_Pooling/config.json")
     others = {k: v for k, v in pooling.items() if k.startswith("pooling_mode_") and k != "pooling_mode_mean_tokens"}
@@ -46,7 +48,7 @@ def _check_layout(folder: Path) -> int:
         raise ModelError(f"{folder} is not a mean-pooled transformer: use RAG_EMBED_BACKEND=torch")
     if any(pooling.get(k) != v for k, v in MEAN_POOLING.items()):
         raise ModelError(f"{folder} pools differently than this runner does: use RAG_EMBED_BACKEND=torch")
-    return int(_json(folder, "sentence_bert_config.json").get("max_seq_length") or 512)
+    return int(_json(folder, "sentence_bert_config.json").get("max_seq_length") or 512), types[2:] == [NORMALIZE]
 
 
 def model_prompts(folder: Path) -> dict[str, str]:
@@ -118,7 +120,7 @@ class OnnxEmbedder:
         passage_batch_size: int,
         threads: int | None = None,
     ):
-        max_length = _check_layout(folder)
+        max_length, self.normalize_module = _check_layout(folder)
         self.folder, self.model_id, self.weights_hash = folder, model_id, weights_hash
         self.batch_size, self.passage_batch_size = batch_size, passage_batch_size
         prompts = model_prompts(folder)
@@ -177,7 +179,8 @@ class OnnxEmbedder:
                 # sentence-transformers' Pooling (mean), its Normalize module, then encode's normalize_embeddings.
                 summed = (tokens * weights).sum(dim=1, dtype=torch.float32)
                 vectors = summed / torch.clamp(weights.sum(dim=1, dtype=torch.float32), min=1e-9)
-                vectors = torch.nn.functional.normalize(vectors, p=2, dim=-1)
+                if self.normalize_module:
+                    vectors = torch.nn.functional.normalize(vectors, p=2, dim=-1)
                 rows.extend(torch.nn.functional.normalize(vectors, p=2, dim=1))
                 if progress is not None:
                     progress(len(batch))
