@@ -18,6 +18,7 @@ from rag.embed import (
     NOT_PROVISIONED,
     Embedder,
     HashEmbedder,
+    Labelled,
     SentenceTransformerEmbedder,
     combine_weight_hashes,
     embedder_from,
@@ -165,3 +166,35 @@ def test_backend_setting_is_checked(model_cache: Path, tmp_path: Path) -> None:
         load_embedder(DEFAULT_MODEL, tmp_path, backend="onnx")
     fallback = load_embedder(DEFAULT_MODEL, tmp_path)
     assert isinstance(fallback, SentenceTransformerEmbedder) and fallback.backend == "torch"
+
+
+def test_labelled_passes_its_label_as_the_progress_bar() -> None:
+    seen: list[object] = []
+
+    class Recording(HashEmbedder):
+        def encode_passages(self, texts: list[str], show_progress: bool | str = False) -> np.ndarray:
+            seen.append(show_progress)
+            return super().encode_passages(texts)
+
+    inner = Recording()
+    labelled = Labelled(inner, "English edition")
+    assert (labelled.model_id, labelled.dim, labelled.weights_hash) == (inner.model_id, inner.dim, inner.weights_hash)
+    np.testing.assert_array_equal(labelled.encode_passages(["a"], show_progress=True), inner.encode_passages(["a"]))
+    labelled.encode_passages(["a"])
+    assert seen[0] == "English edition" and seen[2] is False
+    np.testing.assert_array_equal(labelled.encode_queries(["q"]), inner.encode_queries(["q"]))
+
+
+@pytest.mark.integration
+def test_prefetch_opens_the_session_that_the_load_then_takes(model_cache: Path) -> None:
+    from rag.config import Settings
+    from rag.embed import prefetch
+    from rag.model.onnx import shared_session, usable_cpus
+
+    assert prefetch(Settings(embed_model="hash")) is None
+    thread = prefetch(Settings(model_cache=model_cache))
+    assert thread is not None
+    thread.join(timeout=120)
+    embedder = load_embedder(DEFAULT_MODEL, model_cache)
+    assert isinstance(embedder, OnnxEmbedder)
+    assert embedder.session is shared_session(model_cache / DEFAULT_MODEL / ONNX_FILE, usable_cpus())

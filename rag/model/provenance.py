@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Collection
 from importlib import metadata
 from pathlib import Path, PurePosixPath
@@ -24,6 +25,8 @@ REQUIRED_FILES = (
     "sentence_bert_config.json",
     "config_sentence_transformers.json",
 )
+# Files whose bytes are a model's parameters (what an index's model_weights_sha256 identifies).
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 PROVISION_HINT = "run `rag provision`"
 REPROVISION_HINT = "run `rag provision --force`"
 
@@ -113,3 +116,36 @@ def dist_version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def combine_weight_hashes(file_hashes: dict[str, str]) -> str:
+    """One sha256 for a model's weight files: the file's own sha256 when there is just one."""
+    if not file_hashes:
+        raise ValueError("no weight files")
+    if len(file_hashes) == 1:
+        # Lets anyone check it with `sha256sum model.safetensors`.
+        return next(iter(file_hashes.values()))
+    listing = "".join(f"{name}\t{digest}\n" for name, digest in sorted(file_hashes.items()))
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+_hash_cache: dict[tuple[Any, ...], str] = {}
+_hash_cache_lock = threading.Lock()
+
+
+def folder_weights_hash(folder: Path) -> str:
+    """sha256 identifying the weight files in ``folder`` (cached per path, size and mtime)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if not files:  # unusual layout: identify the model by all of its files instead
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
+    if not files:
+        raise ModelError(f"model folder {folder} is empty: point the model setting at a model folder")
+    stats = tuple((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    key = (str(folder.resolve()), stats)
+    with _hash_cache_lock:
+        if key in _hash_cache:
+            return _hash_cache[key]
+    digest = combine_weight_hashes({p.relative_to(folder).as_posix(): sha256_file(p) for p in files})
+    with _hash_cache_lock:
+        _hash_cache[key] = digest
+    return digest

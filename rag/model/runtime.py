@@ -24,6 +24,7 @@ import numpy as np
 
 from rag.errors import ModelError
 from rag.model.onnx import ONNX_FILE, shared_session, usable_cpus
+from rag.model.st import check_texts
 
 # The layout this runner reproduces: what `rag provision` writes for the default model.
 MODULES = ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling"]
@@ -160,8 +161,7 @@ class OnnxEmbedder:
     ) -> np.ndarray:
         """Unit vectors of ``prompt + text``, batched as `SentenceTransformer.encode` batches: longest first
         (its very argsort), so each batch is padded alike and every float comes out the same."""
-        if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-            raise TypeError("texts must be a list of str")
+        texts = check_texts(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         torch = self.torch
