@@ -164,7 +164,9 @@ def ask(
         typer.echo("")
         for c in answer["citations"]:
             typer.secho(f"[{c['n']}] 【{c['section']}】{c['title']}", bold=True)
-            typer.echo(_indent(c["quote"]))
+            original = c.get("quote_original") or c["quote"]
+            if original != c["quote"]:  # a translated quote: the Japanese it translates, which is authoritative
+                typer.echo(_indent(f"原文: {original}"))
 
 
 @app.command(name="eval")

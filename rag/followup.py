@@ -110,9 +110,15 @@ def _aligned_swap(previous: str, rest: str) -> str | None:
             if not before or len(stem) < 2:
                 continue
             old, new = before[-1], runs[i - 1]
-            if old.group(0).lower() != new.lower() and new.lower() not in ("the", "a", "an"):
+            # Words of the same script, each a word of its own: not a digit or a lone character (3番目 ≠ 主).
+            comparable = _script(old.group(0)) == _script(new) and min(len(old.group(0)), len(new)) >= 2
+            if comparable and old.group(0).lower() != new.lower() and new.lower() not in ("the", "a", "an"):
                 return _swap(previous, old, new)
     return None
+
+
+def _script(run: str) -> str:
+    return "latin" if run.isascii() else ("katakana" if "\u30a0" <= run[0] <= "\u30ff" else "han")
 
 
 def substitute(previous: str, followup: str) -> str | None:
@@ -150,6 +156,13 @@ def substitute(previous: str, followup: str) -> str | None:
         # Something else is new as well ("the July 2020 standard-system guide"): it joins the question.
         text = f"{text} {ARTICLE_OR_SPACES_RE.sub(' ', rest).strip()}"
     return text if changed else None
+
+
+def focus_of(question: str, language: str, history: Sequence[dict[str, Any]] | None) -> str:
+    """What a follow-up itself asks about (its own words, without opener and tail), or "" for a question that
+    stands alone: the answer should speak of it, not only of the previous question's topic."""
+    previous = [m for m in history or () if m.get("role") == "user" and str(m.get("content", "")).strip()]
+    return core(question) if previous and is_followup(question, language) else ""
 
 
 def standalone_question(

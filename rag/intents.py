@@ -146,7 +146,8 @@ def is_broad(question: str) -> bool:
 def classify(question: str, language: str) -> Intent:
     """The document-level intent of ``question`` (already cleaned); "content" when it has none."""
     text = question.strip()
-    if HELP_RES[language].search(text) and len(text) <= 60:
+    # A greeting is help in whichever language's words it uses (你好 has no character only Chinese writes).
+    if len(text) <= 60 and any(pattern.search(text) for pattern in HELP_RES.values()):
         return Intent("help")
     broad = is_broad(text)
     section = section_of(text)
@@ -183,7 +184,8 @@ def classify(question: str, language: str) -> Intent:
 # The first kind whose words the question uses wins.
 ANSWER_TYPE_WORDS = {
     "source": (
-        r"\bsources?\b|\bcited from\b|\bbased on (?:what|which)|\bwhere (?:does|do|did) the (?:data|figure|chart)",
+        r"\bsources? (?:of|for) (?:the|this|these|that)\b|\bdata sources?\b|\b(?:cited|quoted|taken) from\b|"
+        r"\bbased on (?:what|which)|\bwhere (?:does|do|did) .{0,40}come from",
         r"資料|出典|出所|引用され|どの(?:機関の)?(?:報告書|資料)|何という資料|基づいて",
         r"来源|出处|引自|依据|数据来自|引用",
     ),

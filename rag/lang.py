@@ -23,23 +23,7 @@ SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 INVALID_UNICODE = "the text is not valid Unicode (a lone surrogate such as \\ud800): send it as UTF-8"
 # Chinese function words Japanese does not use, and traditional forms OpenCC's Japanese table leaves alone.
 # Japanese always carries kana, so these (and the character forms below) only break ties for kanji-only text.
-CHINESE_MARKERS = set("吗呢吧哪啥谁么是了们这个说为还边让给见們這嗎麼個說為會沒還邊讓與")
-
-
-# A figure as a question names it (2027, 1.2): digits with an optional decimal part.
-DIGITS_RE = re.compile(r"\d+(?:\.\d+)?")
-# A figure as an answer may write it: thousands commas and an optional scale word (1,091, 1.2兆, 109.1 billion).
-SCALES = {
-    "万": 1e4,
-    "億": 1e8,
-    "亿": 1e8,
-    "兆": 1e12,
-    "thousand": 1e3,
-    "million": 1e6,
-    "billion": 1e9,
-    "trillion": 1e12,
-}
-SCALED_NUMBER_RE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(" + "|".join(SCALES) + ")?", re.IGNORECASE)
+CHINESE_MARKERS = set("吗呢吧哪啥谁么是了们这个说为还边让给见你您她怎們這嗎麼個說為會沒還邊讓與")
 
 
 @lru_cache(maxsize=8)

@@ -16,7 +16,7 @@ from rag.chunking import ChunkingConfig
 from rag.config import Settings, get_settings
 from rag.corpus import Report, load_report, report_label
 from rag.embed import Embedder, embedder_from
-from rag.followup import standalone_question
+from rag.followup import focus_of, standalone_question
 from rag.index import Index, build_index, identity, load_index
 from rag.intents import classify
 from rag.lang import clean_history, clean_question, detect_language
@@ -126,6 +126,7 @@ class Pipeline:
         language = detect_language(question)
         query = self.standalone(question, history, language)
         scored = self.retriever.focus(self.retriever.score(query, language), classify(query, language))
+        scored = replace(scored, focus=focus_of(question, language, clean_history(history)))
         return question, query, scored, self.retriever.hits(scored, k or self.settings.top_k)
 
     def retrieve_for_answer(

@@ -67,6 +67,7 @@ class Scored:
     # Cosine of the query with every sentence/row in the question's own language, when the edition has it.
     reader_unit_sims: np.ndarray | None = None
     intent: Intent = CONTENT  # what the question asks of the report as a document (a chapter, a table, ...)
+    focus: str = ""  # what a follow-up itself asks about ("付与数" in 「付与数は？」), beside the previous question
 
 
 class Retriever:

@@ -354,7 +354,7 @@ def test_ask_with_an_llm_reports_removed_sentences(llm_pipeline, llm_server) -> 
     assert body["generator"] == "llm" and body["fallback"] is None
     assert body["answer"] == "政策は5カ年計画に連動している[3]。"
     assert body["removed_sentences"] == [
-        {"text": "予算は900億元だ[3]。", "reason": "number 900 is not in the passages it cites"}
+        {"text": "予算は900億元だ[3]。", "reason": "number 900億元 = 90000000000 cny is not in the passages it cites"}
     ]
     # The LLM cited the third passage it was given: the third hit.
     assert [c["n"] for c in body["citations"]] == [3]

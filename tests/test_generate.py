@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from openai_server import Reply, ScriptedLLM
 
-from rag.answer import abstention_text
 from rag.errors import ConfigError
 from rag.pipeline import Pipeline
 from rag.types import Answer
@@ -91,12 +90,42 @@ def test_sentence_citing_a_passage_not_given_is_removed(llm_pipeline, llm_server
 def test_invented_number_is_removed_and_never_streamed(llm_pipeline, llm_server: ScriptedLLM) -> None:
     def reply(body: dict[str, Any]) -> Reply:
         n = passage_with(body, "2027年")
+        return Reply(good(body).text + f"目標は2030年までに世界一になることだ[{n}]。")
+
+    llm_server.reply(reply)
+    text, answer = stream(llm_pipeline(), Q)
+    assert answer.generator == "llm" and text == answer.text == good(llm_server.requests[0]).text
+    assert answer.removed[0].reason == "number 2030年 is not in the passages it cites"
+
+
+def test_an_answer_whose_lead_fails_falls_back_whole(llm_pipeline, llm_server: ScriptedLLM, fake_pipeline) -> None:
+    # What follows a removed first sentence ("It is tied to the five-year plan") would read as the answer.
+    def reply(body: dict[str, Any]) -> Reply:
+        n = passage_with(body, "2027年")
         return Reply(f"目標は2030年までに世界一になることだ[{n}]。" + good(body).text)
 
     llm_server.reply(reply)
     text, answer = stream(llm_pipeline(), Q)
-    assert "2030" not in text and text == answer.text and answer.text.startswith("人形ロボット指導意見は")
-    assert answer.removed[0].reason == "number 2030 is not in the passages it cites"
+    assert answer.generator == "extractive" and answer.fallback == "unverified"
+    assert text == answer.text == fake_pipeline.ask(Q).text and "2030" not in text
+    assert answer.removed[0].reason == "number 2030年 is not in the passages it cites"
+
+
+@pytest.mark.parametrize("marker", ["", "[{other}]"])
+def test_a_right_number_missing_or_citing_the_wrong_passage_is_recited(
+    llm_pipeline, llm_server: ScriptedLLM, marker: str
+) -> None:
+    def reply(body: dict[str, Any]) -> Reply:
+        other = passage_with(body, "5カ年")
+        return Reply("人形ロボット指導意見は2027年までに世界の先進レベルを目指す" + marker.format(other=other) + "。")
+
+    llm_server.reply(reply)
+    answer = llm_pipeline().ask(Q)
+    goal = passage_with(llm_server.requests[0], "2027年")
+    assert goal != passage_with(llm_server.requests[0], "5カ年")
+    assert answer.generator == "llm" and answer.removed == ()
+    assert answer.text == f"人形ロボット指導意見は2027年までに世界の先進レベルを目指す[{goal}]。"
+    assert [c.n for c in answer.citations] == [goal]
 
 
 def test_nothing_verified_falls_back_to_the_extractive_answer(
@@ -152,11 +181,43 @@ def test_failure_mid_stream_keeps_what_was_verified(llm_pipeline, llm_server: Sc
     assert len(answer.citations) == 1
 
 
-def test_llm_saying_the_report_does_not_cover_it_is_an_abstention(llm_pipeline, llm_server: ScriptedLLM) -> None:
-    llm_server.reply(Reply("申し訳ありませんが、報告書にはこの質問に関する記述がありません。"))
-    answer = llm_pipeline().ask(Q)
-    assert answer.abstained and answer.citations == () and answer.generator == "llm"
-    assert answer.text == abstention_text("ja", list(answer.hits))
+def test_an_uncited_reply_falls_back_to_the_extractive_answer_never_to_a_refusal(
+    llm_pipeline, llm_server: ScriptedLLM, fake_pipeline
+) -> None:
+    # Right or wrong, an uncited reply cannot be checked: the reader gets the extractive answer, which found
+    # evidence, whether the LLM says the report does not cover it or answers without citing.
+    for reply in (
+        "申し訳ありませんが、報告書にはこの質問に関する記述がありません。",
+        "目標は世界の先進レベルに達することだ。",
+    ):
+        llm_server.reply(Reply(reply))
+        answer = llm_pipeline().ask(Q)
+        assert not answer.abstained and answer.generator == "extractive" and answer.fallback == "uncited"
+        assert answer.text == fake_pipeline.ask(Q).text and answer.citations
+
+
+@pytest.mark.parametrize("reply", ["[1] [2] [3] [4] [5]", "第2行 [1]", "[1]。"])
+def test_a_reply_of_markers_or_a_few_letters_is_rejected(
+    llm_pipeline, llm_server: ScriptedLLM, fake_pipeline, reply: str
+) -> None:
+    llm_server.reply(Reply(reply))
+    text, answer = stream(llm_pipeline(), Q)
+    assert answer.generator == "extractive" and answer.fallback in ("too_short", "unverified")
+    assert text == answer.text == fake_pipeline.ask(Q).text  # nothing of the reply was streamed
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    ["規模は約1.2百万元に達した[{n}]。", "規模は約1.2万元に達した[{n}]。"],
+)
+def test_a_wrong_scale_never_reaches_the_reader(llm_pipeline, llm_server: ScriptedLLM, wrong: str) -> None:
+    def reply(body: dict[str, Any]) -> Reply:
+        return Reply(wrong.format(n=passage_with(body, "1.2兆元")))
+
+    llm_server.reply(reply)
+    text, answer = stream(llm_pipeline(), "中国のAIコア産業の規模は？")
+    assert answer.generator == "extractive" and answer.fallback == "unverified"
+    assert "百万元" not in text and "1.2万元" not in text and answer.removed[0].reason.startswith("number 1.2")
 
 
 def test_question_the_evidence_check_refuses_never_reaches_the_llm(llm_pipeline, llm_server: ScriptedLLM) -> None:
@@ -205,9 +266,10 @@ def test_real_report_english_answer_verified_across_units(real_pipeline, llm_ser
     text, answer = stream(pipeline, "How many AI-related companies were registered in China by 2025?")
     assert answer.generator == "llm" and answer.language == "en"
     assert text == answer.text == reply(llm_server.requests[0]).text.split(". ")[0] + ". "
-    assert [r.reason for r in answer.removed] == ["number 5.2 is not in the passages it cites"]
+    assert [r.reason for r in answer.removed] == ["number 5.2 million = 5200000 is not in the passages it cites"]
     assert [c.n for c in answer.citations] == [passage_with(llm_server.requests[0], "490万社")]
-    assert "490万社" in answer.citations[0].quote
+    # The LLM read the English edition and the Japanese original; the citation carries both.
+    assert "4.9 million" in answer.citations[0].quote and "490万社" in answer.citations[0].original
 
 
 @pytest.mark.integration

@@ -65,6 +65,8 @@ def test_help_and_metadata(question: str, language: str, kind: str, fields: tupl
         ("When was DeepSeek-V3 released?", "date"),
         ("人形机器人创新发展指导意见是什么时候发布的？", "date"),
         ("Which data source is the chart based on?", "source"),
+        ("Where does the patent data come from?", "source"),
+        ("What are the US's main revenue sources?", "list"),  # sources of revenue, not of data
         ("Why is monetisation hard?", "why"),
         ("What are the main challenges?", "list"),
         ("Who applied with the platform?", "who"),

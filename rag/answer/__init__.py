@@ -4,8 +4,9 @@ metadata; help; or an abstention when the report does not cover the question."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rag.answer.compose import asked_span, mark, quote_marks, row_label, row_text, untranslated_note
 from rag.answer.coverage import (
@@ -41,6 +42,7 @@ __all__ = [
 
 RULED_OUT = -1.0  # the coverage of a question a rule refuses: below every threshold
 BULLET = "👉"
+LEADING_MARKS_RE = re.compile(r"^(?:-\s*)?(?:👉|・|◆)\s*")
 SMALL_TABLE_ROWS = 6  # a table with this many rows or fewer is quoted whole when asked what it holds
 
 
@@ -60,6 +62,8 @@ class AnswerConfig:
     # A quote that agrees with the question's numbers and names may stand in for a better one that does not
     # when it scores within this margin of the best.
     agree_margin: float = 0.0
+    # Bonus for a quote holding what a follow-up itself asks about.
+    focus_weight: float = 0.2
     # Abstain when the leading passage holds less than this share of the question's key terms, per language.
     abstain_below: dict[str, float] = field(default_factory=lambda: {"ja": 0.0, "en": 0.0, "zh": 0.0})
 
@@ -132,6 +136,8 @@ class ExtractiveAnswerer:
         kind = answer_type(question)
         positions, ranks = content_positions(self.index, hits, self.config.passages)
         candidates = self.scorer.candidates(reader, terms, kind, scored, positions, ranks)
+        if scored.focus:
+            candidates = self._towards_focus(candidates, reader, key_terms(scored.focus, language, reader.lexical))
         tokens = {q.unit: self.scorer.unit_tokens(reader, q.unit) for q in candidates}
         unconstrained = pick(candidates, kind, terms, tokens, self.config.support_margin)
         if not unconstrained:
@@ -158,6 +164,17 @@ class ExtractiveAnswerer:
             return Evidence(quotes, terms, RULED_OUT, "set_aside")
         held = reader.passage_tokens(quotes[0].position)
         return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None)
+
+    def _towards_focus(self, candidates: list[Quote], reader: Reader, focus: Sequence[str]) -> list[Quote]:
+        """Quotes holding what a follow-up itself asks about ranked up: "付与数は？" after a question about
+        applications wants the sentence on grants, not the one on applications again."""
+        weight = self.config.focus_weight
+
+        def lifted(q: Quote) -> Quote:
+            held = self.scorer.unit_tokens(reader, q.unit)
+            return replace(q, score=q.score + weight) if any(t in held for t in focus) else q
+
+        return sorted((lifted(q) for q in candidates), key=lambda q: -q.score)
 
     def _agrees(self, position: int, asked: Sequence[Quantity], names: Sequence[str]) -> bool:
         """Whether the section of passage ``position`` states the question's numbers and mentions its names."""
@@ -202,7 +219,8 @@ class ExtractiveAnswerer:
     def _display(self, reader: Reader, quote: Quote) -> str:
         if quote.kind == "row":
             return row_text(quote.text, reader.header_cells(quote.position), reader.language)
-        return quote.text
+        # The slide's 👉 and bullet marks point at the sentence; in an answer they are noise.
+        return LEADING_MARKS_RE.sub("", quote.text)
 
     def _table_label(self, reader: Reader, chunk: Chunk, quote: Quote) -> str:
         if quote.kind != "row" or not chunk.table_caption or chunk.table_caption == chunk.table_header:
@@ -250,20 +268,25 @@ class ExtractiveAnswerer:
         groups: dict[tuple[str, str], list[Chunk]] = {}
         for chunk in scope:
             groups.setdefault((chunk.section_id, chunk.table_caption), []).append(chunk)
-        parts = []
+        parts: list[tuple[Chunk, list[str], Sequence[int] | Sequence[str]]] = []
         for chunks in groups.values():
-            rows = [u for c in chunks for u in self._units(c) if unit_kind(self.index, u) == "row"]
+            rows = {c.order: [u for u in self._units(c) if unit_kind(self.index, u) == "row"] for c in chunks}
             caption = reader.passage(chunks[0].order).split("\n", 1)[0]
-            if len(rows) <= SMALL_TABLE_ROWS:
-                shown = [caption] + [row_text(reader.unit(u), reader.header_cells(c.order), reader.language)
-                                     for c in chunks for u in self._units(c) if u in rows]  # fmt: skip
+            if sum(len(r) for r in rows.values()) <= SMALL_TABLE_ROWS:
+                # A small table whole: each of its passages cites its own rows (the caption heads the first).
+                for i, c in enumerate(chunks):
+                    cells = [
+                        row_text(reader.unit(u), reader.header_cells(c.order), reader.language) for u in rows[c.order]
+                    ]
+                    parts.append((c, ([caption] if i == 0 else []) + cells, rows[c.order]))
             else:
-                labels = [row_label(reader.unit(u)) for u in rows]
+                # A larger one: its columns and what each row is about, citing its caption and header.
+                labels = [row_label(reader.unit(u)) for r in rows.values() for u in r]
                 columns = ", ".join(h for h in reader.header_cells(chunks[0].order) if h)
                 shown = [MESSAGES[reader.language]["table_rows"].format(caption=caption, columns=columns),
                          "; ".join(label for label in labels if label)]  # fmt: skip
-            original = [chunks[0].table_caption] + [self.index.unit_texts[u] for u in rows]
-            parts.append((chunks[0], shown, original))
+                head_lines = [line for line in (chunks[0].table_caption, chunks[0].table_header) if line]
+                parts.append((chunks[0], shown, head_lines))
         head = parts[0][0]
         return self._whole_answer(question, reader, intent, hits, reader.title(head), head, parts)
 
@@ -294,7 +317,7 @@ class ExtractiveAnswerer:
         return [u for u in range(len(self.index.unit_texts)) if self.index.unit_chunk[u] == chunk.order]
 
     def _plain(self, reader: Reader, u: int) -> str:
-        return reader.unit(u).lstrip("- ").removeprefix(BULLET).strip()
+        return LEADING_MARKS_RE.sub("", reader.unit(u)).strip()
 
     # -- abstention -------------------------------------------------------------------------------------
 

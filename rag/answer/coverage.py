@@ -5,9 +5,11 @@ report never mentions, numbers and years the quoted sections lack, and instructi
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 
 from rag.intents import PLACE_RE, SECTION_RE
+from rag.lang import HAN_WORD_RE
 from rag.lexical import LexicalIndex, japanese_nouns, tokenize
 from rag.numbers import Quantity, quantities
 
@@ -43,7 +45,11 @@ QUESTION_WORDS = {
     ),
     "zh": frozenset(),
 }
-CHINESE_QUESTION_CHARS = frozenset("什么哪些个谁多少怎样如何吗呢是的了为在有和与对该这那其报告根据")
+# Chinese words that ask or point rather than name, and characters that are nearly always function words.
+CHINESE_QUESTION_WORDS_RE = re.compile(
+    "为什么|什么|多少|哪些|哪个|哪里|哪一|如何|怎么|怎样|是否|有没有|根据|报告|这个|那个|这些|那些|其中|分别|主要"
+)
+CHINESE_BREAK_RE = re.compile("[的了吗呢吧是谁哪几这那]")
 LATIN_NAME_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*\b")
 # Capitalised words that begin English questions or name months: not names of anything in the report.
 COMMON_CAPITALS = frozenset(
@@ -81,12 +87,24 @@ def key_terms(question: str, language: str, lexical: LexicalIndex) -> list[str]:
     if language == "ja" or lexical.tokenizer is tokenize:
         tokens = [t for t in japanese_nouns(question) if t not in QUESTION_WORDS["ja"]]
     elif language == "zh":
-        tokens = [t for t in lexical.tokenizer(question) if t.isascii() or not CHINESE_QUESTION_CHARS.intersection(t)]
-        tokens = [t for t in tokens if t.isascii() or lexical.document_frequency.get(t)]
+        tokens = chinese_terms(question, lexical)
     else:
         tokens = [t for t in lexical.tokenizer(question) if t not in QUESTION_WORDS.get(language, ())]
     # Chapter and section numbers, and years, are checked as numbers, not as terms.
     return [t for t in dict.fromkeys(tokens) if not _is_number(t)]
+
+
+def chinese_terms(question: str, lexical: LexicalIndex) -> list[str]:
+    """A Chinese question's character pairs worth finding, without a segmenter: question words (什么, 多少) and
+    function characters (的, 是) split the text into pieces, and of their pairs those the report uses are the
+    terms. A pair the report never uses is left out: most join two words (业出 in 企业出海), and which of them
+    is a word the report lacks no segmenter-free rule tells."""
+    text = unicodedata.normalize("NFKC", question)
+    terms = [t for t in lexical.tokenizer(text) if t.isascii()]
+    for piece in CHINESE_BREAK_RE.split(CHINESE_QUESTION_WORDS_RE.sub(" ", text)):
+        for run in HAN_WORD_RE.findall(piece):
+            terms += [p for p in (run[i : i + 2] for i in range(len(run) - 1)) if lexical.document_frequency.get(p)]
+    return terms
 
 
 def _is_number(token: str) -> bool:

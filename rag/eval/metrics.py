@@ -65,6 +65,12 @@ def holds_evidence(citation: Citation, question: Question) -> bool:
     return any(norm(e) in quote or (len(quote) >= 10 and quote in norm(e)) for e in question.evidence)
 
 
+def quotes_its_passage(citation: Citation, passage_text: dict[str, str]) -> bool:
+    """Whether each line of a citation's original (a summary quotes several) is in the passage it cites."""
+    passage = norm(passage_text.get(citation.chunk_id, ""))
+    return bool(passage) and all(norm(line) in passage for line in citation.original.split("\n") if line.strip())
+
+
 def has_key_facts(answer: Answer, question: Question) -> bool:
     text = norm(direct_answer(answer))
     return not answer.abstained and bool(text) and all(norm(f) in text for f in question.key_facts)
@@ -83,8 +89,7 @@ def answer_metrics(
                 d["wrong"].append(a.abstained)
                 d["facts"].append(has_key_facts(a, q))
                 if not a.abstained:
-                    valid = all(c.chunk_id in passage_text and norm(c.original) in norm(passage_text[c.chunk_id])
-                                for c in a.citations)  # fmt: skip
+                    valid = all(quotes_its_passage(c, passage_text) for c in a.citations)
                     d["cites"].append(valid and bool(a.citations))
                     d["quotes"].append(len(a.citations))
                     d["evidence"].extend(holds_evidence(c, q) for c in a.citations)

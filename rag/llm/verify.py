@@ -7,7 +7,8 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from rag.lang import HAN_RE, KANA_RE, LATIN_RE, SCALED_NUMBER_RE, SCALES
+from rag.lang import HAN_RE, KANA_RE, LATIN_RE
+from rag.numbers import DATE_PARTS, Quantity, quantities, same_value
 
 # [1], [1][2], [1, 2], [1、2]; fullwidth ［１］ is folded to this by NFKC first.
 MARKER_RE = re.compile(r"\[(\d+(?:\s*[,、，]\s*\d+)*)\]")
@@ -68,18 +69,6 @@ def cited_numbers(sentence: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def _values(text: str) -> tuple[set[str], set[float]]:
-    """The numbers in ``text`` as written (commas dropped) and as values with their scale word."""
-    raw: set[str] = set()
-    scaled: set[float] = set()
-    for digits, scale in SCALED_NUMBER_RE.findall(text):
-        number = digits.replace(",", "").rstrip(".")
-        raw.add(number)
-        if scale:
-            scaled.add(round(float(number) * SCALES[scale.lower()], 6))
-    return raw, scaled
-
-
 def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
@@ -98,9 +87,16 @@ def matches_language(sentence: str, language: str) -> bool:
     return han > latin and kana == 0
 
 
+def substance(sentence: str) -> int:
+    """How much a sentence says: its letters and digits, markers, list marks and punctuation left out."""
+    body = LIST_MARK_RE.sub("", MARKER_RE.sub(" ", normalize(sentence)))
+    return sum(ch.isalnum() for ch in body)
+
+
 def check_sentence(sentence: str, passages: Sequence[str], language: str) -> Verdict:
-    """Every [n] names a given passage; every number and quoted span appears in the passages the
-    sentence cites; the sentence is in the asker's language."""
+    """Every [n] names a given passage; every number (its value and unit, as rag.numbers reads them in any of
+    the three languages) and every quoted span appears in the passages the sentence cites; the sentence is in
+    the asker's language. A passage may carry the Japanese original and its translation: both count."""
     text = normalize(sentence)
     cited = cited_numbers(text)
     unknown = [n for n in cited if not 1 <= n <= len(passages)]
@@ -108,13 +104,11 @@ def check_sentence(sentence: str, passages: Sequence[str], language: str) -> Ver
         return Verdict(sentence, cited, f"cites [{unknown[0]}], which is not one of the {len(passages)} passages")
     source = normalize("\n".join(passages[n - 1] for n in cited))
     body = LIST_MARK_RE.sub("", MARKER_RE.sub(" ", text))
-    raw, scaled = _values(source)
-    for digits, scale in SCALED_NUMBER_RE.findall(body):
-        number = digits.replace(",", "").rstrip(".")
-        value = round(float(number) * SCALES[scale.lower()], 6) if scale else None
-        if number not in raw and value not in scaled:
+    stated = quantities(source)
+    for claimed in quantities(body):
+        if not any(same_value(s, claimed, rounding=True) for s in stated):
             where = "the passages it cites" if cited else "any cited passage (it cites none)"
-            return Verdict(sentence, cited, f"number {digits} is not in {where}")
+            return Verdict(sentence, cited, f"number {_shown(claimed)} is not in {where}")
     squashed = _squash(source)
     for groups in QUOTED_RE.findall(body):
         quoted = next(g for g in groups if g)
@@ -123,3 +117,41 @@ def check_sentence(sentence: str, passages: Sequence[str], language: str) -> Ver
     if not matches_language(text, language):
         return Verdict(sentence, cited, f"not written in {language}")
     return Verdict(sentence, cited, None)
+
+
+# A marker as the model may write it, before NFKC: [1], ［１］, [1, 2].
+ANY_MARKER_RE = re.compile(r"\s*[\[［]\s*[\d０-９]+(?:\s*[,、，]\s*[\d０-９]+)*\s*[\]］]")
+SENTENCE_END = "。！？!?. \t\n"  # what a sentence may end with, after its words
+
+
+def with_marker(sentence: str, n: int, language: str) -> str:
+    """``sentence`` citing passage ``n`` alone: its own markers dropped, [n] put before its final punctuation."""
+    body = ANY_MARKER_RE.sub("", sentence)
+    head = body.rstrip(SENTENCE_END)
+    tail = body[len(head) :]
+    return f"{head}{' ' if language == 'en' else ''}[{n}]{tail}"
+
+
+def attribute(sentence: str, passages: Sequence[str], language: str, prefer: Sequence[int] = ()) -> str | None:
+    """``sentence`` re-cited to the passage that holds all its numbers and quoted spans, when it cites none or
+    the wrong one (small models drop markers, or write [3] for what [1] says): the claim is still checked
+    against a passage, and the reader is pointed at the one that holds it. Passages already cited elsewhere in
+    the answer come first. None when the sentence has nothing to check (no number, no quote) or no passage
+    holds it all."""
+    body = normalize(ANY_MARKER_RE.sub("", sentence))
+    if not quantities(body) and not QUOTED_RE.search(body):
+        return None
+    order = [*prefer, *(n for n in range(1, len(passages) + 1) if n not in prefer)]
+    for n in order:
+        candidate = with_marker(sentence, n, language)
+        if check_sentence(candidate, passages, language).reason is None:
+            return candidate
+    return None
+
+
+def _shown(q: Quantity) -> str:
+    """A number for a reason line: as written, with its value and unit when the writing has a scale or unit
+    ("1.2 million yuan = 1200000 cny", "2030")."""
+    value = f"{q.value:.12g}"
+    plain = q.text.replace(",", "") == value and not q.unit
+    return q.text if plain or q.unit in DATE_PARTS else f"{q.text} = {value} {q.unit}".rstrip()
