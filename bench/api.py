@@ -1,14 +1,18 @@
-"""API benchmark on 127.0.0.1: time to ready, API overhead over the engine, /api/search throughput.
+"""API benchmark on 127.0.0.1: time to ready, API overhead over the engine, /api/search throughput per worker count.
 
-Usage: HF_HUB_OFFLINE=1 .venv/bin/python -m bench.api [--seconds 20] [--clients 8] [--rounds 40]
+Usage: HF_HUB_OFFLINE=1 .venv/bin/python -m bench.api [--seconds 20] [--clients 8] [--rounds 40] [--workers 1,2]
 
-Starts `rag serve` (UI included, as a user runs it) on a free port over the already built index, then:
+For each worker count in turn, starts `rag serve --workers N` (UI included, as a user runs it) on a free port
+over the already built index, then:
 - ready: seconds from spawning the process to the banner (socket bound) and to /healthz 200;
-- overhead: the same queries through pipeline.search in this process and POST /api/search
-  (rounds x 5 queries each, interleaved, after a warm-up), p50/p90 of both, and per request the
-  client latency minus the server's took_ms (what HTTP, validation and JSON cost);
-- throughput: N concurrent clients (one keep-alive connection each) for S seconds.
-Bounded in time and count; targets only the server it starts itself. Prints JSON.
+- overhead (first worker count only): the same queries through pipeline.search in this process and
+  POST /api/search (rounds x 5 queries each, interleaved, after a warm-up), p50/p90 of both, and per
+  request the client latency minus the server's took_ms (what HTTP, validation and JSON cost);
+- throughput: N concurrent clients (one keep-alive connection each) for S seconds on /api/search over every
+  question of corpus/questions.jsonl, languages interleaved (ja, en, zh, ...), after a 5 s warm-up;
+- memory: the resident memory of the server's processes at the end.
+With two worker counts or more, each one's requests/s over the first's. Bounded in time and count; targets
+only the servers it starts itself. Prints JSON.
 """
 
 from __future__ import annotations
@@ -38,12 +42,12 @@ QUERIES = [
 ]
 
 
-def start_server(port: int) -> tuple[subprocess.Popen[str], dict[str, float], float]:
+def start_server(port: int, workers: int = 1) -> tuple[subprocess.Popen[str], dict[str, float], float]:
     """Spawn `rag serve`; a reader thread timestamps its stdout lines (banner, "ready in")."""
     env = os.environ | {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     started = time.perf_counter()
     server = subprocess.Popen(
-        [str(REPO / ".venv" / "bin" / "rag"), "serve", "--port", str(port)],
+        [str(REPO / ".venv" / "bin" / "rag"), "serve", "--port", str(port), "--workers", str(workers)],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -57,8 +61,9 @@ def start_server(port: int) -> tuple[subprocess.Popen[str], dict[str, float], fl
         for line in server.stdout:
             if line.startswith("report-rag serving on"):
                 marks["listening_s"] = round(time.perf_counter() - started, 2)
-            elif line.startswith("ready in"):
+            elif line.startswith("ready in"):  # one line per worker: the last is when all are loaded
                 marks["loaded_s"] = round(time.perf_counter() - started, 2)
+                marks["ready_lines"] = marks.get("ready_lines", 0) + 1
 
     threading.Thread(target=read, daemon=True).start()
     return server, marks, started
@@ -111,8 +116,35 @@ def latency(base: str, rounds: int) -> dict[str, float]:
 
 
 def throughput(base: str, clients: int, seconds: float) -> dict[str, Any]:
-    calls = [loadtest.Call("/api/search", {"query": q}) for q in QUERIES]
-    return loadtest.drive(base, calls, clients, seconds)
+    questions = loadtest.mixed_questions(REPO / "corpus" / "questions.jsonl")
+    calls = [loadtest.Call("/api/search", {"query": q}) for q in questions]
+    loadtest.drive(base, calls, clients, 5.0)  # warm-up: every worker meets all three languages
+    return loadtest.drive(base, calls, clients, seconds) | {"distinct_queries": len(calls)}
+
+
+def measure(workers: int, args: argparse.Namespace, with_latency: bool) -> dict[str, Any]:
+    port = loadtest.free_port()
+    base = f"http://127.0.0.1:{port}"
+    server, marks, started = start_server(port, workers)
+    try:
+        ready_s = wait_ready(base, started)
+        if workers > 1:  # /healthz is 200 once one worker is ready: wait for all of them
+            deadline = time.perf_counter() + 120
+            while marks.get("ready_lines", 0) < workers and time.perf_counter() < deadline:
+                time.sleep(0.1)
+        lat = latency(base, args.rounds) if with_latency else None
+        load = throughput(base, args.clients, args.seconds)
+        rss = loadtest.tree_rss_mib(server.pid)
+    finally:
+        server.terminate()  # SIGTERM: the server drains and exits
+        server.wait(timeout=60)
+    result: dict[str, Any] = {
+        "workers": workers,
+        "startup": {"process_to_listening_s": marks.get("listening_s"), "process_to_ready_s": ready_s},
+        "throughput": load,
+        "server_rss_mib": rss,
+    }
+    return result | ({"latency": lat} if lat is not None else {})
 
 
 def main() -> None:
@@ -120,31 +152,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="throughput run length")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients in the throughput run")
     parser.add_argument("--rounds", type=int, default=40, help="latency rounds over the 5 queries")
+    parser.add_argument("--workers", default="1", help="comma-separated worker counts, measured in turn")
     args = parser.parse_args()
     if not (REPO / "index" / "CURRENT").exists():
         sys.exit("no built index: run `rag build` first (this measures start-up over a built index)")
-
-    port = loadtest.free_port()
-    base = f"http://127.0.0.1:{port}"
-    server, marks, started = start_server(port)
-    try:
-        ready_s = wait_ready(base, started)
-        lat = latency(base, args.rounds)
-        load = throughput(base, args.clients, args.seconds)
-    finally:
-        server.terminate()  # SIGTERM: the server drains and exits
-        server.wait(timeout=60)
-
-    print(
-        json.dumps(
-            {
-                "startup": {"process_to_listening_s": marks.get("listening_s"), "process_to_ready_s": ready_s},
-                "latency": lat,
-                "throughput": load,
-            },
-            indent=2,
-        )
-    )
+    counts = [int(n) for n in args.workers.split(",")]
+    load_before = os.getloadavg()
+    runs = [measure(n, args, with_latency=i == 0) for i, n in enumerate(counts)]
+    report: dict[str, Any] = {"runs": runs}
+    if len(runs) > 1:
+        first = runs[0]["throughput"]["requests_per_s"]
+        report["requests_per_s_over_first"] = {
+            str(r["workers"]): round(r["throughput"]["requests_per_s"] / first, 2) for r in runs[1:]
+        }
+    report["loadavg_1_5_15"] = {"before": [round(x, 2) for x in load_before], "after": list(os.getloadavg())}
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

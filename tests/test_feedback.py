@@ -129,3 +129,29 @@ def test_cli_exports_jsonl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         assert "wrote 2 ratings" in written.stderr
     finally:
         get_settings.cache_clear()
+
+
+def _rate(path: str, worker: int, n: int) -> None:
+    store = FeedbackStore(Path(path))  # each process opens the file itself, as each server worker does
+    for i in range(n):
+        store.add(f"質問 {worker}-{i}", "答え", [], "ja", "up")
+
+
+def test_several_processes_write_one_file_safely(tmp_path: Path) -> None:
+    """`rag serve --workers N`: N processes open and write the same new file at once (WAL, busy timeout)."""
+    import multiprocessing
+
+    path = tmp_path / "feedback.sqlite3"
+    context = multiprocessing.get_context("spawn")  # as uvicorn starts its workers
+    processes = [context.Process(target=_rate, args=(str(path), w, 40)) for w in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert [p.exitcode for p in processes] == [0, 0, 0, 0]
+    rows = FeedbackStore(path).export()
+    assert sorted(r["question"] for r in rows) == sorted(f"質問 {w}-{i}" for w in range(4) for i in range(40))
+    assert len({r["id"] for r in rows}) == 160
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)

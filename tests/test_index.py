@@ -60,7 +60,7 @@ def test_failed_build_leaves_the_live_index(sample_corpus: Path, tmp_path: Path)
     manifest, _ = build_index(report, HashEmbedder(), tmp_path / "index")
 
     class Broken(HashEmbedder):
-        def encode_passages(self, texts: list[str], show_progress: bool = False):
+        def encode_passages(self, texts: list[str], show_progress: bool | str = False):
             raise RuntimeError("disk full")
 
     with pytest.raises(RuntimeError):

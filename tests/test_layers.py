@@ -29,7 +29,7 @@ LAYERS: list[list[str]] = [
     ["rag.followup", "rag.calibration"],
     ["rag.llm"],
     ["rag.pipeline"],
-    ["rag.serialize", "rag.feedback"],
+    ["rag.serialize", "rag.feedback", "rag.remote"],
     ["rag.eval"],
     ["ui"],
     ["rag.serve"],

@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from rag.serve import logs
 from rag.serve.app import create_app
 from rag.serve.logs import JsonFormatter, Redactor, TextFormatter
-from rag.serve.middleware import MAX_BODY_BYTES
+from rag.serve.middleware import MAX_BODY_BYTES, access_level
 from rag.serve.security import key_id
 from rag.serve.state import AppState
 
@@ -148,3 +148,44 @@ def test_configure_routes_everything_through_one_handler(
     else:
         assert first == "WARNING some.library: calling with key [redacted]"
         assert second == "INFO rag.access: GET /v1/models 200 1.2ms id=r1 key_id=ab"
+
+
+def test_page_files_are_logged_at_debug_only(fake_pipeline, caplog: pytest.LogCaptureFixture) -> None:
+    """A page load fetches about a hundred files: one INFO line each filled `make run`'s terminal."""
+    caplog.set_level(logging.DEBUG, logger="rag.access")
+    client = TestClient(create_app(AppState(fake_pipeline), settings=fake_pipeline.settings))
+    page = client.get("/")
+    assets = [client.get(path) for path in ("/theme.css", "/config", "/docs", "/static-offline-docs/swagger-ui.css")]
+    assert page.status_code == 200 and all(r.status_code == 200 for r in assets)
+    client.post("/api/ask", json={"question": Q})
+    client.get("/healthz")
+    client.get("/no/such/page.js")
+    levels = {r.fields["path"]: r.levelname for r in caplog.records if r.name == "rag.access"}  # type: ignore[attr-defined]
+    assert levels["/api/ask"] == levels["/healthz"] == "INFO"
+    assert levels["/no/such/page.js"] == "INFO"  # a failed request is worth a line wherever it went
+    assert {levels[p] for p in ("/", "/theme.css", "/config", "/docs", "/static-offline-docs/swagger-ui.css")} == {
+        "DEBUG"
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "level"),
+    [
+        ("POST", "/api/search", 200, logging.INFO),
+        ("GET", "/v1/models", 200, logging.INFO),
+        ("POST", "/gradio_api/queue/join", 200, logging.INFO),  # a question asked in the chat
+        ("GET", "/assets/index-abc.js", 200, logging.DEBUG),
+        ("GET", "/gradio_api/heartbeat/x", 200, logging.DEBUG),
+        ("GET", "/favicon.ico", 404, logging.INFO),
+        ("GET", "/", 0, logging.INFO),  # the client went away before a response
+    ],
+)
+def test_access_level(method: str, path: str, status: int, level: int) -> None:
+    assert access_level(method, path, status) == level
+
+
+def test_configure_shows_page_files_at_debug(root_logging: None) -> None:
+    logs.configure(True, level="debug")
+    assert logs.ACCESS.isEnabledFor(logging.DEBUG)
+    logs.configure(True, level="warning")
+    assert logs.ACCESS.isEnabledFor(logging.INFO) and not logs.ACCESS.isEnabledFor(logging.DEBUG)

@@ -1,5 +1,6 @@
 """A real uvicorn server on 127.0.0.1: the official OpenAI client against it, and `serve` end to end."""
 
+import json
 import os
 import signal
 import socket
@@ -15,7 +16,11 @@ import httpx
 import pytest
 import uvicorn
 from openai import OpenAI
+from serve_process import rag, rag_env
 
+from bench import loadtest
+from rag.chunking import count_tokens
+from rag.feedback import FeedbackStore
 from rag.serve.app import create_app
 from rag.serve.state import AppState
 
@@ -86,11 +91,27 @@ def test_openai_client_plain_and_streaming(server, fake_pipeline) -> None:
     extra = completion.model_extra or {}
     assert extra["citations"][0]["section"] == "1-1" and extra["citations"][0]["quote"] in content
 
+    # usage in tiktoken's cl100k tokens, as OpenAI counts them: the message (role, text, framing), the content.
+    assert completion.usage is not None
+    assert completion.usage.prompt_tokens == 3 + count_tokens("user") + count_tokens(Q) + 3
+    assert completion.usage.completion_tokens == count_tokens(content) > 20
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+
     stream = create(model="report-rag", messages=messages, stream=True)
     chunks = list(stream)  # the client stops at "data: [DONE]"; a missing one would hang or raise
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == content
     assert chunks[-1].choices[0].finish_reason == "stop"
     assert (chunks[-1].model_extra or {})["citations"] == extra["citations"]
+
+    # max_tokens cuts the content, plain and streamed alike, and says so.
+    short = create(model="report-rag", messages=messages, max_tokens=12)
+    assert short.choices[0].finish_reason == "length" and short.usage.completion_tokens == 12
+    assert content.startswith(short.choices[0].message.content) and len(short.choices[0].message.content) < len(content)
+    streamed = list(create(model="report-rag", messages=messages, max_tokens=12, stream=True,
+                           stream_options={"include_usage": True}))  # fmt: skip
+    assert "".join(c.choices[0].delta.content or "" for c in streamed if c.choices) == short.choices[0].message.content
+    assert [c.choices[0].finish_reason for c in streamed if c.choices][-1] == "length"
+    assert streamed[-1].choices == [] and streamed[-1].usage == short.usage
 
 
 def test_openai_client_sees_errors_as_exceptions(server) -> None:
@@ -147,3 +168,59 @@ def test_serve_loads_in_background_and_drains_on_sigterm(sample_corpus: Path, tm
         if proc.poll() is None:
             proc.kill()
         proc.communicate()  # reaps the child and closes its stdout pipe
+
+
+# `serve` with two worker processes, API only (the UI would import Gradio in each).
+WORKERS = """
+import sys
+from rag.config import get_settings
+from rag.serve.server import serve
+serve(get_settings(), host="127.0.0.1", port=int(sys.argv[1]), with_ui=False, workers=2)
+"""
+
+
+def _fresh(url: str, **kwargs: Any) -> httpx.Response:
+    """One request on a new connection: the kernel hands each connection to either worker."""
+    with httpx.Client(timeout=30) as http:
+        return http.request(kwargs.pop("method", "GET"), url, **kwargs)
+
+
+def _pids(log: Path, path: str) -> set[int]:
+    """The processes whose access lines (JSON) show requests to ``path``."""
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    return {line["pid"] for line in lines if line.get("logger") == "rag.access" and line.get("path") == path}
+
+
+def test_workers_share_the_index_and_the_feedback_file_and_each_swaps_in_a_rebuild(
+    sample_corpus: Path, tmp_path: Path
+) -> None:
+    env = rag_env(sample_corpus, tmp_path)
+    log = tmp_path / "server.log"
+    with loadtest.server(env=env, code=WORKERS, ready_within=90, log=log) as (base, pid):
+        workers = loadtest.descendants(pid)
+        deadline = time.monotonic() + 60  # /healthz is 200 once one worker is ready: wait for both
+        while log.read_text().count("ready in ") < 2:
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        build = _fresh(f"{base}/healthz").json()["index"]["build_id"]
+        for n in range(40):
+            assert _fresh(f"{base}/healthz").json()["index"]["build_id"] == build
+            search = _fresh(f"{base}/api/search", method="POST", json={"query": Q})
+            rating = {"question": f"{Q} {n}", "answer": "…", "citations": [], "vote": "up"}
+            assert (
+                search.status_code == 200
+                and _fresh(f"{base}/api/feedback", method="POST", json=rating).status_code == 201
+            )
+        assert len(_pids(log, "/api/search")) == 2 and _pids(log, "/api/search") <= set(workers)
+        # Both workers wrote to the one SQLite file (WAL, a busy timeout): every rating is there once.
+        assert len(_pids(log, "/api/feedback")) == 2
+        rows = FeedbackStore(tmp_path / "data" / "feedback.sqlite3").export()
+        assert sorted(r["question"] for r in rows) == sorted(f"{Q} {n}" for n in range(40))
+
+        rebuilt = rag(env, "build", "--force", "--json")
+        assert rebuilt.returncode == 0, rebuilt.stderr
+        new = json.loads(rebuilt.stdout)["manifest"]["build_id"]
+        deadline = time.monotonic() + 30
+        while not all(_fresh(f"{base}/healthz").json()["index"]["build_id"] == new for _ in range(20)):
+            assert time.monotonic() < deadline, "a worker kept the old build"
+            time.sleep(0.2)

@@ -17,6 +17,7 @@ from rag.feedback import open_store
 from rag.serialize import citation_json
 from rag.types import Answer
 from ui import render
+from ui.api import add_api, live
 from ui.evaluation import eval_tab
 
 if TYPE_CHECKING:
@@ -123,7 +124,8 @@ def build(get_pipeline: PipelineGetter, report: str = "report") -> gr.Blocks:
             with gr.Tab("質問 · Ask · 提问", id="ask"):
                 _chat_tab(get_pipeline)
             with gr.Tab("評価 · Evaluation · 评估", id="eval"):
-                eval_tab(lambda: _pipeline(get_pipeline))
+                eval_tab(lambda: live(get_pipeline))
+        add_api(get_pipeline)
     return blocks
 
 
@@ -165,26 +167,28 @@ def _chat_tab(get_pipeline: PipelineGetter) -> None:
     with gr.Accordion("検索トレース · Retrieval trace · 检索轨迹", open=False, elem_id="rr-trace"):
         trace = gr.HTML(render.TRACE_EMPTY)
 
+    # The UI's handlers are private: a program asks through /ask and /search (ui/api.py), not these.
     chat_io: dict[str, Any] = {
         "fn": partial(respond, get_pipeline),
         "inputs": [question, history, turns],
         "outputs": [question, chatbot, history, turns, trace],
         "concurrency_limit": 8,
+        "api_visibility": "private",
     }
     question.submit(**chat_io)
     send.click(**chat_io)
     for button, text in zip(example_buttons, EXAMPLES, strict=True):
-        button.click(lambda t=text: t, None, question, queue=False).then(**chat_io)
+        button.click(lambda t=text: t, None, question, queue=False, api_visibility="private").then(**chat_io)
     for event in (clear.click, chatbot.clear):
-        event(
-            lambda: ([], [], {}, render.TRACE_EMPTY, ""), None, [chatbot, history, turns, trace, question], queue=False
-        )
+        outputs = [chatbot, history, turns, trace, question]
+        event(lambda: ([], [], {}, render.TRACE_EMPTY, ""), None, outputs, queue=False, api_visibility="private")
 
     def like(known: Turns, data: gr.LikeData) -> None:  # a closure: Gradio finds LikeData by its annotation
         on_like(get_pipeline, known, data)
 
-    chatbot.like(like, turns, None)
-    chatbot.select(on_select, turns, trace)
+    chatbot.like(like, turns, None, api_visibility="private")
+    # The trace always shows the latest answer's retrieval: following a click on an earlier answer left it
+    # showing that one after the next question, which read as the new answer's.
 
 
 def respond(
@@ -196,7 +200,7 @@ def respond(
     if not text:
         yield skip, skip, skip, skip, skip
         return
-    pipeline = _pipeline(get_pipeline)
+    pipeline = live(get_pipeline)
     asked = [*history, {"role": "user", "content": text}]
     yield "", asked, skip, skip, skip  # the question shows at once, with Gradio's pending dots
     try:
@@ -207,17 +211,17 @@ def respond(
         gr.Warning(str(exc))
         yield text, history, skip, skip, skip
         return
-    live = pipeline.generator.name == "llm"  # an LLM's verified sentences show as they are written
+    writing = pipeline.generator.name == "llm"  # an LLM's verified sentences show as they are written
     shown, answer = "", None
     for event in events:
         if isinstance(event, Answer):
             answer = event
-        elif live:
+        elif writing:
             shown += event
             reply = {"role": "assistant", "content": render.answer_markdown(shown, generated=True)}
             yield skip, [*asked, reply], skip, skip, skip
     assert answer is not None, "a stream ends with its Answer"
-    if not live:  # ready at once: typed out (STREAM_DELAY)
+    if not writing:  # ready at once: typed out (STREAM_DELAY)
         for piece in render.stream_pieces(answer.text):
             yield skip, [*asked, {"role": "assistant", "content": render.answer_markdown(piece)}], skip, skip, skip
             time.sleep(STREAM_DELAY)
@@ -238,7 +242,7 @@ def on_like(get_pipeline: PipelineGetter, turns: Turns, data: gr.LikeData) -> No
     turn = turns.get(data.index) if isinstance(data.index, int) else None
     if vote is None or turn is None:  # a vote taken back, or a message that is not an answer
         return
-    store = open_store(_pipeline(get_pipeline).settings.feedback_file)
+    store = open_store(live(get_pipeline).settings.feedback_file)
     try:
         store.add(turn["question"], turn["answer"], turn["citations"], turn["language"], vote)
     except RagError as exc:
@@ -253,21 +257,3 @@ def _vote(liked: Any) -> str | None:
     if liked is False or liked == "Dislike":
         return "down"
     return None
-
-
-def on_select(turns: Turns, data: gr.SelectData) -> Any:
-    """Clicking an earlier answer shows that answer's retrieval trace."""
-    turn = turns.get(data.index) if isinstance(data.index, int) else None
-    return turn["trace"] if turn else gr.skip()
-
-
-# -- shared ----------------------------------------------------------------------------------------
-
-
-def _pipeline(get: PipelineGetter) -> Pipeline:
-    try:
-        return get()
-    except RagError as exc:
-        raise gr.Error(str(exc)) from exc
-    except Exception as exc:  # the server's state raises while the index is (re)loading
-        raise gr.Error(f"The index is not ready yet ({exc}); try again in a moment.") from exc

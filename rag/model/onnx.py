@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -124,7 +125,7 @@ def halve_embedding_tables(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def _session(path: Path, threads: int) -> Any:
+def session(path: Path, threads: int) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -136,6 +137,22 @@ def _session(path: Path, threads: int) -> Any:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
+_sessions: dict[tuple[str, int], tuple[tuple[int, int], Any]] = {}
+_sessions_lock = threading.Lock()
+
+
+def shared_session(path: Path, threads: int) -> Any:
+    """``session(path, threads)``, opened once per process for the file as it is on disk (size and mtime):
+    a server opens it early on a thread (no GIL held) while it builds its app, and the embedder takes it."""
+    stat = path.stat()
+    with _sessions_lock:  # held while opening, so a second caller waits for the first one's session
+        seen = _sessions.get((str(path), threads))
+        if seen is None or seen[0] != (stat.st_size, stat.st_mtime_ns):
+            seen = ((stat.st_size, stat.st_mtime_ns), session(path, threads))
+            _sessions[(str(path), threads)] = seen
+        return seen[1]
+
+
 def _onnx_module(path: Path, config: Any, threads: int) -> Any:
     import torch
     from transformers.modeling_outputs import BaseModelOutput
@@ -145,7 +162,7 @@ def _onnx_module(path: Path, config: Any, threads: int) -> Any:
 
         def __init__(self) -> None:
             super().__init__()
-            self.session = _session(path, threads)
+            self.session = session(path, threads)
             self.config = config
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **_: Any) -> BaseModelOutput:

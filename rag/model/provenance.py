@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Collection
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -23,6 +25,8 @@ REQUIRED_FILES = (
     "sentence_bert_config.json",
     "config_sentence_transformers.json",
 )
+# Files whose bytes are a model's parameters (what an index's model_weights_sha256 identifies).
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 PROVISION_HINT = "run `rag provision`"
 REPROVISION_HINT = "run `rag provision --force`"
 
@@ -51,11 +55,12 @@ def read_provenance(path: Path) -> dict[str, Any]:
     return prov
 
 
-def verify_model_folder(path: Path) -> dict[str, Any]:
+def verify_model_folder(path: Path, unread: Collection[str] = ()) -> dict[str, Any]:
     """Check every file of a provisioned folder against provenance.json; return the provenance.
 
-    Hashing only (no model load), so it is cheap enough to run on every start. Raises
-    ModelError naming the first problem found.
+    Hashing only (no model load), so it is cheap enough to run on every start. Files in ``unread`` (what
+    this process will not load, such as the torch weights when the ONNX export runs) are checked by size
+    only. Raises ModelError naming the first problem found.
     """
     if not path.is_dir():
         raise ModelError(f"model folder {path} does not exist: {PROVISION_HINT}")
@@ -77,7 +82,7 @@ def verify_model_folder(path: Path) -> dict[str, Any]:
         if fp.stat().st_size != entry.get("size"):
             raise ModelError(f"{fp} has the wrong size (corrupted or modified): {fix}")
     for name, entry in files.items():
-        if sha256_file(path / name) != entry.get("sha256"):
+        if name not in unread and sha256_file(path / name) != entry.get("sha256"):
             raise ModelError(f"{path / name} does not match its sha256 in {PROVENANCE_FILE}: {fix}")
     return prov
 
@@ -111,3 +116,36 @@ def dist_version(name: str) -> str | None:
         return metadata.version(name)
     except metadata.PackageNotFoundError:
         return None
+
+
+def combine_weight_hashes(file_hashes: dict[str, str]) -> str:
+    """One sha256 for a model's weight files: the file's own sha256 when there is just one."""
+    if not file_hashes:
+        raise ValueError("no weight files")
+    if len(file_hashes) == 1:
+        # Lets anyone check it with `sha256sum model.safetensors`.
+        return next(iter(file_hashes.values()))
+    listing = "".join(f"{name}\t{digest}\n" for name, digest in sorted(file_hashes.items()))
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+_hash_cache: dict[tuple[Any, ...], str] = {}
+_hash_cache_lock = threading.Lock()
+
+
+def folder_weights_hash(folder: Path) -> str:
+    """sha256 identifying the weight files in ``folder`` (cached per path, size and mtime)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    if not files:  # unusual layout: identify the model by all of its files instead
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
+    if not files:
+        raise ModelError(f"model folder {folder} is empty: point the model setting at a model folder")
+    stats = tuple((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns) for p in files)
+    key = (str(folder.resolve()), stats)
+    with _hash_cache_lock:
+        if key in _hash_cache:
+            return _hash_cache[key]
+    digest = combine_weight_hashes({p.relative_to(folder).as_posix(): sha256_file(p) for p in files})
+    with _hash_cache_lock:
+        _hash_cache[key] = digest
+    return digest

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from rag import __version__
 from rag.config import Settings, get_settings
@@ -20,6 +22,13 @@ from rag.serve.routes import add_api_routes
 from rag.serve.state import AppState
 
 log = logging.getLogger(__name__)
+
+DOCS_PATHS = ("/docs", "/redoc")
+# The docs pages may load only what the app serves: ReDoc's bundle would fetch its logo from Redocly's CDN.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
 
 
 def create_app(
@@ -36,11 +45,13 @@ def create_app(
     settings = settings or get_settings()
     keys = security.KeyRing.from_secret(settings.api_keys)
     title = report_title(settings.corpus_dir)
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files served from the fastapi-offline package, not a CDN.
+    app = FastAPIOffline(
         title="report-rag",
         description=f"Grounded, cited Q&A over {title} (ja/en/zh).",
         version=__version__,
     )
+    app.add_middleware(_DocsPolicy)
     security.install(app, settings, keys, error_response)  # inside the edge: its 401s and 429s are logged
     app.add_middleware(EdgeMiddleware, max_body=max_body, log_questions=settings.log_questions)
     install_handlers(app)
@@ -62,6 +73,25 @@ def create_app(
             auth = keys.gradio_auth if keys is not None and settings.protect_ui else None
             mount(app, state, auth=auth, report=title)
     return app
+
+
+class _DocsPolicy:
+    """A Content-Security-Policy on /docs and /redoc, so the pages fetch nothing from outside the app."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in DOCS_PATHS:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_policy(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message).append("Content-Security-Policy", DOCS_CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_policy)
 
 
 class _Fallback:

@@ -31,7 +31,8 @@ class Redactor:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: ts, level, logger, msg, then the record's ``fields`` (the access line's)."""
+    """One JSON object per line: ts, level, logger, msg, the process id (which worker of `rag serve --workers`),
+    then the record's ``fields`` (the access line's)."""
 
     def __init__(self, secrets: Sequence[str] = ()):
         super().__init__()
@@ -43,6 +44,7 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
+            "pid": record.process,
             **getattr(record, "fields", {}),
         }
         if record.exc_info:
@@ -63,11 +65,12 @@ class TextFormatter(logging.Formatter):
         return self.redact(super().format(record))
 
 
-def configure(json_lines: bool, secrets: Sequence[str] = ()) -> None:
+def configure(json_lines: bool, secrets: Sequence[str] = (), level: str | None = None) -> None:
     """Route every log record through one stderr handler, JSON or text, and switch the access log on.
 
-    The root level stays as the CLI set it (``-v`` for INFO); access lines are INFO on ``rag.access``
-    and always shown, since one line per request is what a server's log is for.
+    The root level is ``level`` if given, else stays as the CLI set it (``-v`` for INFO, ``-vv`` for DEBUG).
+    API access lines are INFO on ``rag.access`` and always shown, since one line per request is what a
+    server's log is for; the page's own files (scripts, styles, fonts) are DEBUG, shown only at that level.
     """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter(secrets) if json_lines else TextFormatter(secrets))
@@ -75,13 +78,17 @@ def configure(json_lines: bool, secrets: Sequence[str] = ()) -> None:
     for old in root.handlers[:]:
         root.removeHandler(old)
     root.addHandler(handler)
-    ACCESS.setLevel(logging.INFO)
+    if level is not None:
+        root.setLevel(level.upper())
+    ACCESS.setLevel(min(logging.INFO, root.getEffectiveLevel()))
 
 
-def log_request(fields: dict[str, Any]) -> None:
+def log_request(fields: dict[str, Any], level: int = logging.INFO) -> None:
     """The access line: a short text message, and the same facts as structured ``fields`` for JSON."""
+    if not ACCESS.isEnabledFor(level):
+        return
     extras = " ".join(f"{k}={fields[k]}" for k in ("key_id", "language", "abstained") if k in fields)
     if "question" in fields:
         extras += " question=" + json.dumps(fields["question"], ensure_ascii=False)
     message = "{method} {path} {status} {latency_ms:.1f}ms id={request_id}".format(**fields)
-    ACCESS.info(f"{message} {extras}".rstrip(), extra={"fields": fields})
+    ACCESS.log(level, f"{message} {extras}".rstrip(), extra={"fields": fields})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import uuid
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from rag.pipeline import ms_since
 from rag.serve.errors import error_response
 from rag.serve.logs import log_request
+from rag.serve.security import is_api_path
 from rag.types import Answer
 
 MAX_BODY_BYTES = 64 * 1024
@@ -22,6 +24,7 @@ MAX_BODY_BYTES = 64 * 1024
 UNLIMITED_PREFIXES = ("/gradio_api/upload",)
 # A caller's own request id is echoed only if it cannot smuggle anything into a header or a log line.
 REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+PROBE_PATHS = ("/healthz",)
 
 
 class EdgeMiddleware:
@@ -86,7 +89,7 @@ class EdgeMiddleware:
         fields.update({k: noted[k] for k in ("key_id", "language", "abstained") if k in noted})
         if self.log_questions and "question" in noted:
             fields["question"] = noted["question"]
-        log_request(fields)
+        log_request(fields, access_level(scope["method"], scope["path"], status))
 
     async def _read_limited(self, receive: Receive) -> bytes | None:
         chunks: list[bytes] = []
@@ -106,6 +109,15 @@ class EdgeMiddleware:
     async def _too_large(self, path: str, scope: Scope, receive: Receive, send: Send) -> None:
         message = f"request body over {self.max_body} bytes: send less"
         await error_response(path, 413, message, "body_too_large")(scope, receive, send)
+
+
+def access_level(method: str, path: str, status: int) -> int:
+    """INFO for what a server log is for: API calls (/api, /v1, /healthz), every POST (the chat UI's questions,
+    ratings, uploads and logins are Gradio POSTs) and any request that failed; DEBUG for GETs of the page and
+    its files, of which one page load fetches about a hundred."""
+    if method == "POST" or status >= 400 or status == 0 or is_api_path(path) or path in PROBE_PATHS:
+        return logging.INFO
+    return logging.DEBUG
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

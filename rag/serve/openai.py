@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from rag.errors import InputError
 from rag.serialize import citation_json, generation_json
+from rag.serve import usage
 from rag.serve.middleware import note, noting
 from rag.serve.schemas import SSE_EVENT, USER_TEXT, CitationOut, GenerationOut, WholeNumber, whole_number
 from rag.serve.state import AppState
@@ -24,7 +25,22 @@ from rag.types import Answer
 MODEL_NAME = "report-rag"
 MODEL_CARD = {"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "report-rag"}
 QUOTE_CHARS = 60  # the full quote is already in the answer text; the Sources list only points at it
-NO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}  # no language model, no tokens
+NOT_SAMPLED = (
+    "No effect: extractive answers are quoted from the report, not sampled; with an LLM configured, the server's "
+    "RAG_LLM_TEMPERATURE and RAG_LLM_MAX_TOKENS apply."
+)
+MAX_TOKENS = (
+    "Cuts the message content (the answer and its Sources list) to this many tokens (tiktoken cl100k), "
+    'with finish_reason "length".'
+)
+CHAT_DOC = """OpenAI-compatible chat: the last user message is the question, earlier messages the history.
+Citations come in the extra ``citations`` field and as a "Sources" list at the end of the content.
+
+``usage`` counts tokens with tiktoken's cl100k encoding: the prompt is the messages (with OpenAI's framing of 3
+tokens per message and 3 for the reply), the completion is the message content. ``max_tokens`` (or
+``max_completion_tokens``) cuts the content. ``temperature``, ``top_p``, ``presence_penalty``,
+``frequency_penalty``, ``seed``, ``stop`` and ``logit_bias`` have no effect: extractive answers are quoted from the
+report, not sampled; with an LLM configured, the server's RAG_LLM_TEMPERATURE and RAG_LLM_MAX_TOKENS apply."""
 
 
 # OpenAI-compatible models: only what clients read is declared; extra fields pass through.
@@ -40,8 +56,8 @@ class ChatMessage(BaseModel):
 
 
 class ChatRequest(BaseModel):
-    # OpenAI clients send many optional parameters; the common ones are declared (and ignored),
-    # any other is accepted too, so a client upgrade does not break the endpoint.
+    # OpenAI clients send many optional parameters; the common ones are declared (the sampling ones have no
+    # effect), any other is accepted too, so a client upgrade does not break the endpoint.
     model_config = ConfigDict(extra="allow", strict=True)
     model: str = MODEL_NAME
     messages: list[ChatMessage] = Field(
@@ -55,9 +71,10 @@ class ChatRequest(BaseModel):
     n: Annotated[int, Field(ge=1, le=1), BeforeValidator(whole_number)] = Field(
         1, description="Only one choice is produced."
     )
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: WholeNumber | None = None
+    temperature: float | None = Field(None, description=NOT_SAMPLED)
+    top_p: float | None = Field(None, description=NOT_SAMPLED)
+    max_tokens: WholeNumber | None = Field(None, ge=1, description=MAX_TOKENS)
+    max_completion_tokens: WholeNumber | None = Field(None, ge=1, description=MAX_TOKENS + " Wins over max_tokens.")
     user: str | None = None
 
 
@@ -69,7 +86,7 @@ class ChatCompletionMessage(BaseModel):
 class ChatChoice(BaseModel):
     index: int
     message: ChatCompletionMessage
-    finish_reason: Literal["stop"]
+    finish_reason: Literal["stop", "length"] = Field(description='"length" when max_tokens cut the content.')
 
 
 class Usage(BaseModel):
@@ -136,10 +153,9 @@ def add_openai_routes(app: FastAPI, state: AppState) -> None:
         "/v1/chat/completions",
         response_model=ChatCompletion,
         responses={200: {"content": SSE_DOC}, **OPENAI_ERRORS},
+        description=CHAT_DOC,
     )
     def chat(body: ChatRequest, request: Request) -> Any:
-        """OpenAI-compatible chat: the last user message is the question, earlier messages the history.
-        Citations come in the extra ``citations`` field and as a "Sources" list at the end of the content."""
         messages = [{"role": m.role, "content": _message_text(m.content)} for m in body.messages]
         users = [i for i, m in enumerate(messages) if m["role"] == "user" and m["content"].strip()]
         if not users:
@@ -148,22 +164,24 @@ def add_openai_routes(app: FastAPI, state: AppState) -> None:
         question = messages[last]["content"]
         completion_id = "chatcmpl-" + uuid.uuid4().hex[:24]
         created = int(time.time())
+        prompt = usage.prompt_tokens(messages)
         if body.stream:
-            usage = bool((body.stream_options or {}).get("include_usage"))
+            counted = prompt if (body.stream_options or {}).get("include_usage") else None
             pieces = noting(request, question, state.pipeline.ask_stream(question, history=messages[:last]))
-            events = _stream(completion_id, created, pieces, usage)
+            events = _stream(completion_id, created, pieces, usage.Budget(usage.limit(body)), counted)
             return StreamingResponse(events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
         answer = state.pipeline.ask(question, history=messages[:last])
         note(request, question, answer)
-        content = answer.text + sources_text(answer)
+        content, cut_short = usage.cut(answer.text + sources_text(answer), usage.limit(body))
         citations = [citation_json(c) for c in answer.citations]
+        message = {"role": "assistant", "content": content}
         return {
             "id": completion_id,
             "object": "chat.completion",
             "created": created,
             "model": MODEL_NAME,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": NO_USAGE,
+            "choices": [{"index": 0, "message": message, "finish_reason": usage.finish_reason(cut_short)}],
+            "usage": usage.usage(prompt, content),
             "citations": citations,
             "abstained": answer.abstained,
             "language": answer.language,
@@ -202,9 +220,12 @@ def sources_text(answer: Answer) -> str:
     return f"\n\n{heading}\n" + "\n".join(lines)
 
 
-def _stream(completion_id: str, created: int, pieces: Iterator[str | Answer], usage: bool) -> Iterator[str]:
+def _stream(
+    completion_id: str, created: int, pieces: Iterator[str | Answer], budget: usage.Budget, prompt: int | None
+) -> Iterator[str]:
     """Server-sent events in OpenAI's chat.completion.chunk shape, the answer's pieces as they come (an LLM's
-    verified sentence by sentence); the last chunk carries the citations and what verification did."""
+    verified sentence by sentence), held to ``budget``; the last chunk carries the citations and what
+    verification did, and with ``prompt`` tokens counted, one more carries the usage."""
 
     def event(choices: list[dict[str, Any]], **extra: Any) -> str:
         chunk = {
@@ -225,13 +246,13 @@ def _stream(completion_id: str, created: int, pieces: Iterator[str | Answer], us
     for piece in pieces:
         if isinstance(piece, Answer):
             answer = piece
-        else:
-            yield event(delta({"content": piece}))
+        elif fits := budget.take(piece):
+            yield event(delta({"content": fits}))
     assert answer is not None, "a stream ends with its Answer"
-    if sources := sources_text(answer):
-        yield event(delta({"content": sources}))
+    if fits := budget.take(sources_text(answer)):
+        yield event(delta({"content": fits}))
     citations = [citation_json(c) for c in answer.citations]
-    yield event(delta({}, "stop"), citations=citations, **generation_json(answer))
-    if usage:  # OpenAI sends usage in one extra chunk with no choices when asked to
-        yield event([], usage=NO_USAGE)
+    yield event(delta({}, usage.finish_reason(budget.exhausted)), citations=citations, **generation_json(answer))
+    if prompt is not None:  # OpenAI sends usage in one extra chunk with no choices when asked to
+        yield event([], usage=usage.usage(prompt, budget.sent))
     yield "data: [DONE]\n\n"

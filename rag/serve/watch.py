@@ -14,8 +14,12 @@ shows at once rather than at the next restart. The next intact build is swapped 
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
@@ -29,6 +33,7 @@ from rag.serve.state import AppState
 log = logging.getLogger(__name__)
 
 LOAD_ATTEMPTS = 3  # loads in a row when the files change under one
+BUILD_LOCK = ".build.lock"  # in the index folder: one start-up builds at a time
 
 
 class IndexWatcher:
@@ -51,9 +56,12 @@ class IndexWatcher:
         try:
             if self.embedder is None:
                 self.embedder = embedder_from(s)
-            problem = verify_files(s.index_dir) if current_build(s.index_dir) is not None else None
-            if problem is None:
-                build_index(load_report(s.corpus_dir), self.embedder, s.index_dir, show_progress=show_progress)
+            # Worker processes of one server start together: the first builds a missing or stale index, the
+            # others wait for it here and then find it up to date.
+            with _build_lock(s.index_dir):
+                problem = verify_files(s.index_dir) if current_build(s.index_dir) is not None else None
+                if problem is None:
+                    build_index(load_report(s.corpus_dir), self.embedder, s.index_dir, show_progress=show_progress)
         except Exception as exc:
             problem = _reason(exc)
         if problem is not None:
@@ -110,6 +118,22 @@ class IndexWatcher:
         self._seen = seen  # the same broken files are not reloaded every few seconds; a change is
         self.state.fail(reason)
         log.error("index unavailable: %s", reason)
+
+
+@contextmanager
+def _build_lock(index_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the index folder's lock file, held by one process at a time. On a read-only
+    index (a shared volume built elsewhere) there is nothing to build and no lock to take."""
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = (index_dir / BUILD_LOCK).open("a")
+    except OSError as err:
+        log.debug("no build lock in %s (%s): building unguarded", index_dir, err)
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def _reason(exc: Exception) -> str:
