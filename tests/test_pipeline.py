@@ -81,6 +81,9 @@ def test_real_abstains_on_what_the_report_does_not_hold(real_pipeline) -> None:
         # the third challenge is a numbered sub-heading: the answer leads with it
         ("And the third one?", "What is the first main challenge of China's AI industry?", "5-4",
          "3. ガバナンス、コンプライアンス、データセキュリティ"),
+        # the list's other passages cover what it is a list of ("中国", "面临"): the item is not refused
+        ("第三个呢？", "中国AI产业面临的主要挑战中，第一个是什么？", "5-4",
+         "3. ガバナンス、コンプライアンス、データセキュリティ"),
     ],
 )  # fmt: skip
 def test_real_a_list_item_asked_for_by_its_position(

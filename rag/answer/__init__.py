@@ -172,6 +172,8 @@ class ExtractiveAnswerer:
         if rest != question and (not asks(rest, language) or not set(terms) & tokens[quotes[0].unit]):
             return Evidence(quotes, terms, RULED_OUT, "set_aside")
         held = reader.passage_tokens(quotes[0].position)
+        if wanted is not None:  # an item is read within its list, whose other passages say what the list is of
+            held = held.union(*(reader.passage_tokens(p) for p in self._same_list(quotes[0].position)))
         return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None)
 
     def _towards_focus(self, candidates: list[Quote], reader: Reader, focus: Sequence[str]) -> list[Quote]:
@@ -195,24 +197,27 @@ class ExtractiveAnswerer:
 
         return sorted((lifted(q) for q in candidates), key=lambda q: -q.score)
 
+    def _list_key(self, position: int) -> tuple[str, ...]:
+        """What the passages of one list share: their table, or their parent heading, in one section."""
+        chunk = self.index.chunks[position]
+        if chunk.kind == "table":
+            return (chunk.section_id, chunk.table_caption)
+        return (chunk.section_id, *chunk.heading_path[:-1])
+
+    def _same_list(self, position: int) -> list[int]:
+        key = self._list_key(position)
+        return [c.order for c in self.index.chunks if self._list_key(c.order) == key]
+
     def _same_lists(self, positions: Sequence[int]) -> list[int]:
-        """Passages continuing the numbered lists that the passages at ``positions`` hold: the same table, or the
-        same parent heading, in the same section."""
-
-        def list_key(chunk: Chunk) -> tuple[str, ...]:
-            return (
-                (chunk.section_id, chunk.table_caption)
-                if chunk.kind == "table"
-                else (chunk.section_id, *chunk.heading_path[:-1])
-            )
-
-        lists = set()
-        for position in positions:
-            chunk = self.index.chunks[position]
-            units = np.flatnonzero(self.index.unit_chunk == position)
-            if self._heading_item(position) or any(item_number(self.index.unit_texts[u]) for u in units):
-                lists.add(list_key(chunk))
-        return [c.order for c in self.index.chunks if c.order not in positions and list_key(c) in lists]
+        """Passages continuing the numbered lists that the passages at ``positions`` hold."""
+        numbered = [
+            p
+            for p in positions
+            if self._heading_item(p)
+            or any(item_number(self.index.unit_texts[u]) for u in np.flatnonzero(self.index.unit_chunk == p))
+        ]
+        found = {q for p in numbered for q in self._same_list(p)}
+        return sorted(found - set(positions))
 
     def _item_of(self, quote: Quote) -> int | None:
         return item_number(quote.original) or self._heading_item(quote.position)
