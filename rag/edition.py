@@ -100,6 +100,11 @@ class Edition:
         """The translation of one unit, or the Japanese itself when it has none."""
         return self.get(japanese) or japanese
 
+    def note(self, chunk: Chunk, japanese: str) -> str | None:
+        """The translator's notes on the units of a quotable piece of ``chunk`` (a known typo kept as written)."""
+        found = [self.notes[key] for _, text in line_units(chunk, japanese) if (key := unit_key(text)) in self.notes]
+        return " ".join(found) or None
+
     def line(self, chunk: Chunk, line: str) -> str:
         pieces = []
         for kind, text in line_units(chunk, line):

@@ -36,12 +36,16 @@ class EditionIndex:
     headings: list[tuple[str, ...]]
     titles: dict[str, str]
     units: list[str | None]
+    notes: list[str | None]  # the translator's note on unit u, where the original's wording needs one
     vectors: Any  # faiss.Index over the passages, inner product = cosine on the normalised vectors
     unit_vectors: np.ndarray
     lexical: LexicalIndex
 
     def unit(self, u: int, japanese: str) -> str:
         return self.units[u] or japanese
+
+    def note(self, u: int) -> str | None:
+        return self.notes[u] if self.units[u] is not None else None
 
 
 def passage_input(edition: Edition, chunk: Chunk) -> str:
@@ -83,6 +87,7 @@ def build_parts(
             "headings": [list(edition.heading_path(c)) for c in chunks],
             "titles": {c.section_id: edition.unit(c.section_title) for c in chunks},
             "units": translated,
+            "notes": [edition.note(chunks[i], text) for i, text in units],
             "tokens": [tokenize(t) for t in texts],
         },
         "vectors": vectors[: len(texts)],
@@ -120,6 +125,7 @@ def load_parts(folder: Path, language: str, n_chunks: int, n_units: int) -> Edit
         headings=[tuple(h) for h in meta["headings"]],
         titles=meta["titles"],
         units=meta["units"],
+        notes=meta["notes"],
         vectors=vectors,
         unit_vectors=unit_vectors,
         lexical=LexicalIndex(meta["tokens"], TOKENIZERS[language]),

@@ -32,7 +32,7 @@ from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 3: the aligned edition (English and Chinese parts)
+FORMAT_VERSION = 4  # 3: the aligned edition (English and Chinese parts); 4: its translator's notes
 POINTER = "CURRENT"
 FILES = (
     "vectors.faiss",

@@ -92,3 +92,21 @@ def test_real_a_list_item_asked_for_by_its_position(
     answer = real_pipeline.ask(question, history=[{"role": "user", "content": history}])
     assert not answer.abstained and answer.citations[0].section_id == section
     assert held in answer.citations[0].original
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("question", "note"),
+    [
+        ("How large is China's core AI industry?", "Translator's note: “About 90 million yuan” (約9千万元)"),
+        ("中国AI核心产业规模有多大？", "译注：原文作“约9千万元”"),
+    ],
+)
+def test_real_a_known_typo_of_the_original_comes_with_the_translators_note(
+    real_pipeline, question: str, note: str
+) -> None:
+    answer = real_pipeline.ask(question)
+    assert answer.citations[0].section_id == "2-1" and "9千万元" in answer.citations[0].original
+    assert note in answer.text
+    japanese = real_pipeline.ask("中国のAIコア産業の規模は？")  # the original needs no note
+    assert "9千万元" in japanese.citations[0].original and "note" not in japanese.text and "注" not in japanese.text

@@ -268,6 +268,8 @@ class ExtractiveAnswerer:
             else:
                 line = f"- {opening}{shown}{closing} [{n}]"
             lines.append(line)
+            if translator_note := reader.note(quote.unit):  # a typo of the original kept as written: what is meant
+                lines.append(MESSAGES[language]["note"].format(note=translator_note))
             citations.append(self._citation(n, reader, chunk, text, original))
         return Answer(
             question, language, "\n".join(lines), False, tuple(citations), tuple(hits), intent=intent.kind,

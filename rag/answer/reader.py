@@ -28,6 +28,10 @@ class Reader:
         japanese = self.index.unit_texts[u]
         return self.edition.unit(u, japanese) if self.edition is not None else japanese
 
+    def note(self, u: int) -> str | None:
+        """The translator's note on unit ``u`` in this language, if it has one."""
+        return self.edition.note(u) if self.edition is not None else None
+
     def has_unit(self, u: int) -> bool:
         return self.edition is None or self.edition.units[u] is not None
 
