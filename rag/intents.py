@@ -252,6 +252,14 @@ ANSWER_TYPE_WORDS = {
 ANSWER_TYPES = tuple((name, re.compile("|".join(words), re.IGNORECASE)) for name, words in ANSWER_TYPE_WORDS.items())
 
 
+# A question asking for a share wants a percentage, not the count or rank beside it.
+SHARE_RE = re.compile(r"\bshare\b|percent|proportion|割合|比率|シェア|何\s*[%％]|占|比例|份额|百分", re.IGNORECASE)
+
+
+def asks_share(question: str) -> bool:
+    return bool(SHARE_RE.search(question))
+
+
 def answer_type(question: str) -> str:
     """amount, date, compare, why, list, who or other: the first that the wording asks for."""
     for name, pattern in ANSWER_TYPES:

@@ -14,7 +14,7 @@ from rag.answer import AnswerConfig, ExtractiveAnswerer, abstention_text, withou
 from rag.answer.compose import asked_span, mark, row_text
 from rag.answer.coverage import chinese_terms, names_in
 from rag.answer.quotes import item_number
-from rag.intents import CONTENT
+from rag.intents import CONTENT, asks_share
 from rag.lexical import LexicalIndex, tokenize_zh
 from rag.numbers import quantities
 from rag.pipeline import Pipeline
@@ -61,6 +61,17 @@ def test_the_span_is_the_amount_next_to_the_rarest_terms() -> None:
     text = "AI関連企業の登録件数も近年急増しており、2025年に合計490万社に達するが、AI専属の企業が6000社に増加。"
     span = asked_span(text, "amount", quantities("2025年"), {"企業": 0.5, "登録": 3.0, "件数": 3.0})
     assert span is not None and span.text == "490万"
+
+
+def test_an_amount_with_its_unit_before_a_bare_number_and_a_share_as_a_percentage() -> None:
+    text = "截至2022年，全球顶尖AI人才的57%分布在美国，中国是全球26%的AI“顶尖1”人才的出身国，共3,755个模型。"
+    anchors = {"人才": 2.0, "顶尖": 2.0}
+    span = asked_span(text, "amount", [], anchors)
+    assert span is not None and span.text != "1"  # the 1 of 顶尖1 names no amount
+    shares = asked_span("共3,755个模型，其中中国占40%。", "amount", [], {"模型": 1.0}, share=True)
+    assert shares is not None and shares.text == "40%"
+    assert asks_share("中国的AI人才占全球多少？") and asks_share("What share of top AI talent is in China?")
+    assert not asks_share("How many AI models did China have?")
 
 
 def test_rows_read_as_columns_only_when_the_header_names_them() -> None:

@@ -27,7 +27,7 @@ from rag.answer.quotes import Quote, QuoteScorer, answering, content_positions, 
 from rag.answer.reader import Reader
 from rag.answer.replies import help_answer, meta_answer
 from rag.index import Index
-from rag.intents import Intent, answer_type, list_position
+from rag.intents import Intent, answer_type, asks_share, list_position
 from rag.lang import LANGUAGES
 from rag.numbers import Quantity, quantities, same_value
 from rag.retrieve import Scored
@@ -260,7 +260,7 @@ class ExtractiveAnswerer:
                 text, original = f"{heading}\n{text}", f"{chunk.heading_path[-1]}\n{original}"
             if n == 1:
                 anchors = {t: reader.lexical.idf(t) for t in evidence.terms}
-                span = asked_span(shown, kind, asked, anchors)
+                span = asked_span(shown, kind, asked, anchors, asks_share(question))
                 span_text = span.text if span is not None else None
                 untranslated = reader.translated and not quote.translated
                 note = untranslated_note(quote.original, span, language) if untranslated else ""

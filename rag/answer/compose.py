@@ -40,10 +40,13 @@ def row_label(row: str) -> str:
     return ""
 
 
-def asked_span(text: str, answer_type: str, asked: Sequence[Quantity], anchors: Mapping[str, float]) -> Quantity | None:
+def asked_span(
+    text: str, answer_type: str, asked: Sequence[Quantity], anchors: Mapping[str, float], share: bool = False
+) -> Quantity | None:
     """The amount (or date) in ``text`` that answers: of the kind asked for, not one the question itself names,
     and the closest to where the question's terms occur, rarer terms counting more (``anchors``: term -> weight):
-    "企業" is next to both 490万社 and 6000社, "登録件数" only to the first."""
+    "企業" is next to both 490万社 and 6000社, "登録件数" only to the first. An amount with its unit (12.0%, 490万社)
+    before a bare number (the 1 of "トップ1人材"); a percentage when the question asks for a ``share``."""
     if answer_type not in ("amount", "date"):
         return None
     found = [
@@ -51,6 +54,10 @@ def asked_span(text: str, answer_type: str, asked: Sequence[Quantity], anchors: 
         for q in quantities(text)
         if (is_amount(q) if answer_type == "amount" else _is_date(q)) and not any(same_value(q, a) for a in asked)
     ]
+    if answer_type == "amount":
+        found = [q for q in found if q.unit] or found
+        if share:
+            found = [q for q in found if q.unit == "percent"] or found
     if not found:
         return None
     lowered = text.lower()
