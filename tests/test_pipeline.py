@@ -110,3 +110,20 @@ def test_real_a_known_typo_of_the_original_comes_with_the_translators_note(
     assert note in answer.text
     japanese = real_pipeline.ask("中国のAIコア産業の規模は？")  # the original needs no note
     assert "9千万元" in japanese.citations[0].original and "note" not in japanese.text and "注" not in japanese.text
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    ("question", "first_item"),
+    [
+        ("What are the main challenges facing China's AI industry?", "1. Bottlenecks in core technologies"),
+        ("中国AI产业目前面临哪些主要挑战？", "1. 核心技术与基础设施的瓶颈"),
+    ],
+)
+def test_real_a_question_about_a_numbered_list_gets_its_items(real_pipeline, question: str, first_item: str) -> None:
+    answer = real_pipeline.ask(question)
+    assert [c.section_id for c in answer.citations] == ["5-4"] * 6 and answer.direct == 6
+    assert f"- {first_item}" in answer.text and "6. " in answer.citations[-1].quote
+    # a question about one item of that list still gets that item's sentence
+    item = real_pipeline.ask("What kind of talent shortage does China's AI industry face?")
+    assert item.direct == 1 and "talent" in item.citations[0].quote

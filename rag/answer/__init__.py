@@ -112,7 +112,8 @@ class ExtractiveAnswerer:
         evidence = self.evidence(question, scored, hits)
         if evidence.reason is not None or evidence.coverage < self.config.abstain_below.get(language, 0.0):
             return self.abstention(question, language, hits, intent)
-        return self.compose(question, reader, evidence, hits, intent)
+        listed = self.numbered_list(question, reader, evidence, hits, intent)
+        return listed or self.compose(question, reader, evidence, hits, intent)
 
     def _report_name(self, reader: Reader) -> str:
         """The report's title as the reader's edition writes it (the title page's first line)."""
@@ -372,6 +373,33 @@ class ExtractiveAnswerer:
             question, reader.language, "\n".join(lines), False, tuple(citations), tuple(hits), intent=intent.kind,
             direct=len(citations),
         )  # fmt: skip
+
+    def numbered_list(
+        self, question: str, reader: Reader, evidence: Evidence, hits: list[Hit], intent: Intent
+    ) -> Answer | None:
+        """A question about a numbered list as a whole ("What are the main challenges?") answered with its items,
+        one numbered sub-heading each, when the direct answer sits under one."""
+        if answer_type(question) != "list" or list_position(question) is not None:
+            return None
+        direct = evidence.quotes[0]
+        path = self.index.chunks[direct.position].heading_path
+        if len(path) < 2 or not self._heading_item(direct.position):
+            return None
+        items: dict[str, Chunk] = {}
+        for position in self._same_list(direct.position):
+            chunk = self.index.chunks[position]
+            if self._heading_item(position):
+                items.setdefault(chunk.heading_path[-1], chunk)
+        # About the list, not one item: its heading holds a term of the question, none of its items' headings do.
+        terms = set(evidence.terms)
+        parent = reader.context(direct.position).split(" > ")[-2]
+        if len(items) < 3 or not terms & set(reader.tokenize(parent)):
+            return None
+        if any(terms & set(reader.tokenize(reader.heading(chunk.order))) for chunk in items.values()):
+            return None
+        parts = [(chunk, [reader.heading(chunk.order)], [heading]) for heading, chunk in items.items()]
+        head = self.index.chunks[direct.position]
+        return self._whole_answer(question, reader, intent, hits, reader.title(head), head, parts)
 
     def _units(self, chunk: Chunk) -> list[int]:
         return [u for u in range(len(self.index.unit_texts)) if self.index.unit_chunk[u] == chunk.order]
