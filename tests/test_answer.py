@@ -74,6 +74,12 @@ def test_an_amount_with_its_unit_before_a_bare_number_and_a_share_as_a_percentag
     assert not asks_share("How many AI models did China have?")
 
 
+def test_the_span_is_the_date_nearest_its_name_counting_the_characters_between() -> None:
+    text = "Released DeepSeek-V3 in December 2024, and DeepSeek-R1 in January 2025."
+    span = asked_span(text, "date", [], {"deepseek-r1": 5.0, "r1": 4.0})
+    assert span is not None and mark(text, span).endswith("DeepSeek-R1 in **January 2025**.")
+
+
 def test_rows_read_as_columns_only_when_the_header_names_them() -> None:
     header = ["項目", "中国", "米国"]
     assert (

@@ -70,6 +70,9 @@ def test_real_abstains_on_what_the_report_does_not_hold(real_pipeline) -> None:
     answer = real_pipeline.ask("2020年の中国のAI関連企業の登録数は何社でしたか？")
     assert answer.abstained and not answer.citations
     assert "見当たりません" in answer.text and "【" in answer.text  # points to the nearest sections
+    # not one of its words is in the report, in any language: refused, not answered with the closing slide
+    joke = real_pipeline.ask("Tell me a joke")
+    assert joke.abstained and not joke.citations and joke.text.startswith("The report does not cover")
 
 
 @pytest.mark.integration

@@ -79,7 +79,7 @@ class Evidence:
     quotes: list[Quote]  # the direct answer first, then the supporting quotes
     terms: list[str]
     coverage: float  # RULED_OUT when a rule refuses
-    reason: str | None  # why a rule refuses: set_aside, unknown_name, missing_number, no_quote
+    reason: str | None  # why a rule refuses: set_aside, unknown_name, unknown_terms, missing_number, no_quote
 
 
 class ExtractiveAnswerer:
@@ -154,6 +154,9 @@ class ExtractiveAnswerer:
             return Evidence([], terms, RULED_OUT, "no_quote")
         if unknown_names(question, self.report_text):
             return Evidence([], terms, RULED_OUT, "unknown_name")
+        if terms and not any(self._in_report(t, reader) for t in terms):
+            # Not one of the question's words is in the report, in any language ("Tell me a joke").
+            return Evidence([], terms, RULED_OUT, "unknown_terms")
         asked, names = asked_numbers(question), names_in(question)
         best = unconstrained[0].score
         direct = next(
@@ -176,6 +179,15 @@ class ExtractiveAnswerer:
         if wanted is not None:  # an item is read within its list, whose other passages say what the list is of
             held = held.union(*(reader.passage_tokens(p) for p in self._same_list(quotes[0].position)))
         return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None)
+
+    def _in_report(self, term: str, reader: Reader) -> bool:
+        """Whether the report uses ``term``: in the reader's edition, or anywhere in any language (a Latin word
+        from its start, so "pari" of Paris is not found in "comparison")."""
+        if reader.lexical.document_frequency.get(term):
+            return True
+        if term.isascii():
+            return re.search(rf"\b{re.escape(term.lower())}", self.report_text) is not None
+        return term in self.report_text
 
     def _towards_focus(self, candidates: list[Quote], reader: Reader, focus: Sequence[str]) -> list[Quote]:
         """Quotes holding what a follow-up itself asks about ranked up: "付与数は？" after a question about

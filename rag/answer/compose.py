@@ -66,11 +66,15 @@ def asked_span(
     if not places:
         return found[0]
 
+    def gap(q: Quantity, term: str, at: int) -> int:
+        # Characters between the two, whichever comes first: "DeepSeek-R1 in January 2025" is 4 apart (a year
+        # with its month and day, as it is marked).
+        start, end = _with_date(text, q) if answer_type == "date" else (q.start, q.end)
+        return max(0, start - (at + len(term)), at - end)
+
     def closeness(q: Quantity) -> float:
         # Each term counts once, by its nearest occurrence, fading to nothing over SPAN_REACH characters.
-        return sum(
-            anchors[a] * max(0.0, 1 - min(abs(q.start - p) for p in at) / SPAN_REACH) for a, at in places.items()
-        )
+        return sum(anchors[a] * max(0.0, 1 - min(gap(q, a, p) for p in at) / SPAN_REACH) for a, at in places.items())
 
     return max(found, key=closeness)
 
