@@ -328,3 +328,11 @@ def test_answer_markdown_badges_citations_inside_generated_sentences() -> None:
     md = render.answer_markdown("政策は連動している[3]。規模は1.2兆元[1][2]。", generated=True)
     assert md.count('<sup class="rr-ref">') == 3 and '<sup class="rr-ref">[3]</sup>。' in md
     assert "rr-ref" not in render.answer_markdown("政策は連動している[3]。")  # extractive: line ends only
+
+
+def test_citations_of_one_section_say_which_part_of_it_each_is() -> None:
+    same = [Citation(n, f"c{n}", "5-4", "Main challenges", f"{n}. Item {n}\nmore") for n in (1, 2)]
+    out = render.citations_html([*same, Citation(3, "c3", "2-1", "Scale", "elsewhere")], [])
+    assert out.count('class="rr-sub"') == 2 and "› 1. Item 1<" in out and "› 2. Item 2<" in out
+    alone = render.citations_html([Citation(1, "c1", "5-4", "Main challenges", "1. Item 1")], [])
+    assert 'class="rr-sub"' not in alone

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -94,6 +95,7 @@ def citations_html(citations: Sequence[Citation], hits: Sequence[Hit]) -> str:
     if not citations:
         return ""
     found = {h.chunk.id: h for h in hits}
+    shared = Counter(c.section_id for c in citations)
     items = []
     for c in citations:
         hit = found.get(c.chunk_id)
@@ -101,6 +103,8 @@ def citations_html(citations: Sequence[Citation], hits: Sequence[Hit]) -> str:
             f'<span class="rr-n">[{c.n}]</span> '
             f'<span class="rr-sec">【{html.escape(c.section_id)}】</span>{html.escape(c.section_title)}'
         )
+        if shared[c.section_id] > 1:  # several from one section: say which part of it each one is
+            summary += f'<span class="rr-sub"> › {html.escape(_part(c, hit))}</span>'
         if hit is None:  # not among the hits: show what we have, the quote itself
             body = f"<mark>{_lines(c.quote)}</mark>"
         elif hit.translation is not None:
@@ -115,6 +119,16 @@ def citations_html(citations: Sequence[Citation], hits: Sequence[Hit]) -> str:
             body = _passage_html(hit.chunk.heading_path, hit.chunk.text, c.quote)
         items.append(f'<details class="rr-cite"><summary>{summary}</summary>{body}</details>')
     return f'<div class="rr-sources"><div class="rr-sources-title">{SOURCES_LABEL}</div>{"".join(items)}</div>'
+
+
+def _part(citation: Citation, hit: Hit | None) -> str:
+    """Where in its section a citation sits: its passage's sub-heading, or else its quote's beginning."""
+    if hit is not None:
+        path = hit.translation.heading_path if hit.translation is not None else hit.chunk.heading_path
+        if path:
+            return path[-1]
+    first = citation.quote.split("\n", 1)[0]
+    return first if len(first) <= 60 else first[:59] + "…"
 
 
 def _passage_html(heading_path: Sequence[str], text: str, quote: str) -> str:
