@@ -25,7 +25,7 @@ PLACE_RE = re.compile(
 NUMERALS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9, "十": 10}
 ENGLISH_ORDINALS = {
     "one": 1, "first": 1, "two": 2, "second": 2, "three": 3, "third": 3, "four": 4, "fourth": 4, "five": 5,
-    "fifth": 5, "six": 6, "sixth": 6,
+    "fifth": 5, "six": 6, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
 }  # fmt: skip
 _NUM = r"(\d{1,2}|[一二三四五六七八九十]|one|two|three|four|five|six|first|second|third|fourth|fifth|sixth)"
 CHAPTER_RES = (
@@ -120,9 +120,7 @@ def _numeral(text: str) -> int | None:
 
 # Which item of a list a question asks for: 3番目, 三つ目, 最初, 第六个, "the third one". Not 第15次 or 第2回
 # (names of plans and rounds, matched as written), not "the 15th Five-Year Plan" (a name) nor "the first half".
-ORDINAL_WORDS = (
-    "first second third fourth fifth sixth seventh eighth ninth tenth"
-).split()  # fmt: skip
+ORDINAL_WORDS = [word for word in ENGLISH_ORDINALS if word.endswith(("st", "nd", "rd", "th"))]
 _ITEM = r"(\d{1,2}|[一二三四五六七八九十])"
 _NOT_AN_ITEM = r"(?!\s+(?:half|quarter|century|time|(?-i:[A-Z])))"  # the first half; the 15th Five-Year Plan
 LIST_POSITION_RES = (
@@ -141,9 +139,7 @@ def list_position(question: str) -> int | None:
     if not found:
         return None
     word = max(found)[1].lower()
-    if word == "最初":
-        return 1
-    return _numeral(word) or (ORDINAL_WORDS.index(word) + 1 if word in ORDINAL_WORDS else None)
+    return 1 if word == "最初" else _numeral(word)
 
 
 def chapter_of(question: str) -> int | None:

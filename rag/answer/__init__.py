@@ -20,6 +20,7 @@ from rag.answer.coverage import (
     mentions,
     names_in,
     unknown_names,
+    uses,
     without_set_aside,
 )
 from rag.answer.messages import MESSAGES
@@ -80,6 +81,7 @@ class Evidence:
     terms: list[str]
     coverage: float  # RULED_OUT when a rule refuses
     reason: str | None  # why a rule refuses: set_aside, unknown_name, unknown_terms, missing_number, no_quote
+    wanted: int | None = None  # the list position the question asks for ("the third one"), if any
 
 
 class ExtractiveAnswerer:
@@ -95,6 +97,10 @@ class ExtractiveAnswerer:
             texts += [f"{c}\n{p}" for c, p in zip(edition.contexts, edition.passages, strict=True)]
         # Every word of the report in every language, for telling a name it never mentions.
         self.report_text = "\n".join(texts).lower()
+        # The passages of each list (a table, or the sub-headings under one heading), found once.
+        self._lists: dict[tuple[str, ...], list[int]] = {}
+        for chunk in index.chunks:
+            self._lists.setdefault(self._list_key(chunk.order), []).append(chunk.order)
         # Each section's text in all languages, and the numbers it states: what a direct answer must agree with.
         self._sections: dict[str, tuple[str, list[Quantity]]] = {}
 
@@ -154,7 +160,7 @@ class ExtractiveAnswerer:
             return Evidence([], terms, RULED_OUT, "no_quote")
         if unknown_names(question, self.report_text):
             return Evidence([], terms, RULED_OUT, "unknown_name")
-        if terms and not any(self._in_report(t, reader) for t in terms):
+        if terms and not any(uses(self.report_text, t, reader.lexical) for t in terms):
             # Not one of the question's words is in the report, in any language ("Tell me a joke").
             return Evidence([], terms, RULED_OUT, "unknown_terms")
         asked, names = asked_numbers(question), names_in(question)
@@ -178,16 +184,7 @@ class ExtractiveAnswerer:
         held = reader.passage_tokens(quotes[0].position)
         if wanted is not None:  # an item is read within its list, whose other passages say what the list is of
             held = held.union(*(reader.passage_tokens(p) for p in self._same_list(quotes[0].position)))
-        return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None)
-
-    def _in_report(self, term: str, reader: Reader) -> bool:
-        """Whether the report uses ``term``: in the reader's edition, or anywhere in any language (a Latin word
-        from its start, so "pari" of Paris is not found in "comparison")."""
-        if reader.lexical.document_frequency.get(term):
-            return True
-        if term.isascii():
-            return re.search(rf"\b{re.escape(term.lower())}", self.report_text) is not None
-        return term in self.report_text
+        return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None, wanted)
 
     def _towards_focus(self, candidates: list[Quote], reader: Reader, focus: Sequence[str]) -> list[Quote]:
         """Quotes holding what a follow-up itself asks about ranked up: "付与数は？" after a question about
@@ -218,8 +215,7 @@ class ExtractiveAnswerer:
         return (chunk.section_id, *chunk.heading_path[:-1])
 
     def _same_list(self, position: int) -> list[int]:
-        key = self._list_key(position)
-        return [c.order for c in self.index.chunks if self._list_key(c.order) == key]
+        return self._lists[self._list_key(position)]
 
     def _same_lists(self, positions: Sequence[int]) -> list[int]:
         """Passages continuing the numbered lists that the passages at ``positions`` hold."""
@@ -227,7 +223,7 @@ class ExtractiveAnswerer:
             p
             for p in positions
             if self._heading_item(p)
-            or any(item_number(self.index.unit_texts[u]) for u in np.flatnonzero(self.index.unit_chunk == p))
+            or any(item_number(self.index.unit_texts[u]) for u in self._units(self.index.chunks[p]))
         ]
         found = {q for p in numbered for q in self._same_list(p)}
         return sorted(found - set(positions))
@@ -260,13 +256,12 @@ class ExtractiveAnswerer:
         lines, citations = [], []
         span_text = None
         opening, closing = quote_marks(language)
-        wanted = list_position(question)
         for n, quote in enumerate(evidence.quotes, start=1):
             chunk = self.index.chunks[quote.position]
             shown = self._display(reader, quote)
             text, original = quote.text, quote.original
-            by_heading = item_number(original) is None and self._heading_item(quote.position) == wanted
-            if n == 1 and wanted is not None and by_heading:
+            by_heading = n == 1 and evidence.wanted is not None and item_number(original) is None
+            if by_heading and self._heading_item(quote.position) == evidence.wanted:
                 # The item is its numbered sub-heading ("3. Governance, compliance…"): it leads, with its line.
                 heading = reader.heading(quote.position)
                 shown = f"{heading}{': ' if language == 'en' else '：'}{shown}"
@@ -391,11 +386,11 @@ class ExtractiveAnswerer:
     ) -> Answer | None:
         """A question about a numbered list as a whole ("What are the main challenges?") answered with its items,
         one numbered sub-heading each, when the direct answer sits under one."""
-        if answer_type(question) != "list" or list_position(question) is not None:
-            return None
         direct = evidence.quotes[0]
-        path = self.index.chunks[direct.position].heading_path
-        if len(path) < 2 or not self._heading_item(direct.position):
+        head = self.index.chunks[direct.position]
+        if answer_type(question) != "list" or evidence.wanted is not None:
+            return None
+        if len(head.heading_path) < 2 or not self._heading_item(direct.position):
             return None
         items: dict[str, Chunk] = {}
         for position in self._same_list(direct.position):
@@ -410,11 +405,10 @@ class ExtractiveAnswerer:
         if any(terms & set(reader.tokenize(reader.heading(chunk.order))) for chunk in items.values()):
             return None
         parts = [(chunk, [reader.heading(chunk.order)], [heading]) for heading, chunk in items.items()]
-        head = self.index.chunks[direct.position]
         return self._whole_answer(question, reader, intent, hits, reader.title(head), head, parts)
 
     def _units(self, chunk: Chunk) -> list[int]:
-        return [u for u in range(len(self.index.unit_texts)) if self.index.unit_chunk[u] == chunk.order]
+        return [int(u) for u in np.flatnonzero(self.index.unit_chunk == chunk.order)]
 
     def _plain(self, reader: Reader, u: int) -> str:
         return LEADING_MARKS_RE.sub("", reader.unit(u)).strip()

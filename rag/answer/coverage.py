@@ -145,6 +145,17 @@ def unknown_names(question: str, report_text: str) -> list[str]:
     return [name for name in names_in(question) if not mentions(report_text, name)]
 
 
+def uses(report_text: str, term: str, lexical: LexicalIndex) -> bool:
+    """Whether the report uses ``term`` (a key term as ``lexical`` spells it): in that edition, or anywhere in
+    any language (``report_text``, lowercased); a Latin stem from a word's start, so "pari" of Paris is not found
+    in "comparison" while "attract" is in "attracted"."""
+    if lexical.document_frequency.get(term):
+        return True
+    if term.isascii():
+        return re.search(rf"\b{re.escape(term.lower())}", report_text) is not None
+    return term in report_text
+
+
 def mentions(text: str, name: str) -> bool:
     """Whether lowercased ``text`` has ``name`` as a word of its own (インド is not in ウインドファーム)."""
     pattern = re.escape(name.lower())
