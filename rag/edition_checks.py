@@ -37,8 +37,8 @@ def translation_problems(original: str, translation: str, language: str) -> list
             f"table cells: the original has {original.count(CELL_SEPARATOR) + 1},"
             f" the translation {translation.count(CELL_SEPARATOR) + 1}"
         )
-    found = quantities(translation, words=True)
-    for q in quantities(original):
+    found = quantities(translation, words=True, in_names=True)
+    for q in quantities(original, in_names=True):
         if not any(same_value(q, t) for t in found):
             problems.append(f"number {_describe(q, language)} is missing")
     text = unicodedata.normalize("NFKC", translation)

@@ -256,6 +256,19 @@ def asks_share(question: str) -> bool:
     return bool(SHARE_RE.search(question))
 
 
+# Question forms that ask for a quantity (how many, いくら, 何人, 多少): answered only by a sentence that states one.
+QUANTITY_RE = re.compile(
+    r"\bhow (?:much|many)\b|\bwhat (?:percentage|proportion|share)\b|"
+    r"いくら|何\s*(?:人|社|件|倍|[%％]|台|個|円|元|ドル|兆|億|万|割)|どのくらい|どれくらい|どれほど|"
+    r"多少|几\s*[个家件倍台名位成]|多大",
+    re.IGNORECASE,
+)
+
+
+def asks_quantity(question: str) -> bool:
+    return bool(QUANTITY_RE.search(question))
+
+
 def answer_type(question: str) -> str:
     """amount, date, compare, why, list, who or other: the first that the wording asks for."""
     for name, pattern in ANSWER_TYPES:

@@ -71,6 +71,12 @@ AMOUNT_RE = re.compile(
     rf"(?:\s?(?P<suf>{_alternation(CURRENCY_SUFFIX | OTHER_SUFFIX)}){_LATIN_WORD})?",
     re.IGNORECASE,
 )
+# A number that is part of a name or a version, not an amount: glued to a Latin letter (DeepSeek-V3, GPT-4.5,
+# Qwen2.5, o1) or to a capital after it (3C, 6G), or marked as a version (バージョン1.5, 1.5版, version 1.5).
+NAME_BEFORE_RE = re.compile(r"(?:[A-Za-z][-.]?|バージョン\s?|version\s|ver\.\s?)$", re.IGNORECASE)
+NAME_AFTER_RE = re.compile(r"[A-Z]|\s?版")
+# Doubling written as a word (2020年に比べて倍増, 翻一番, doubled): twice as much, an amount of its own.
+DOUBLING_RE = re.compile(r"倍増|倍增|翻一番|翻番|翻倍|\bdoubl(?:e|ed|es|ing)\b|\btwice\b", re.IGNORECASE)
 # 2023.1.19 and (2025.10): the report's dates in tables and source lines.
 DOT_DATE_RE = re.compile(r"(?<![\d.])((?:19|20)\d{2})\.(1[0-2]|0?[1-9])(?:\.(3[01]|[12]\d|0?[1-9]))?(?![\d.])")
 CJK_DATE_RE = re.compile(r"(?<![\d.])(\d{1,4})\s?([年月日])")
@@ -122,8 +128,9 @@ def _number(digits: str) -> float:
     return float(digits.replace(",", ""))
 
 
-def quantities(text: str, *, words: bool = False) -> list[Quantity]:
-    """Every number in ``text`` with its value and unit, in order.
+def quantities(text: str, *, words: bool = False, in_names: bool = False) -> list[Quantity]:
+    """Every number in ``text`` with its value and unit, in order; not the digits of a name or a version
+    (DeepSeek-V3, バージョン1.5) unless ``in_names`` (a translation must keep those too).
 
     With ``words`` English number words and ordinals up to twenty (three, fifteenth) and Chinese numerals
     (十四) count as well: a translation may spell out what the original writes in digits.
@@ -161,9 +168,12 @@ def quantities(text: str, *, words: bool = False) -> list[Quantity]:
         elif mark == "日" and 1 <= value <= 31:
             add(Quantity(value, "day", m.group(0), *m.span()))
     for m in AMOUNT_RE.finditer(text):
-        if not free(m.start("num"), m.end("num")):
+        if not free(m.start("num"), m.end("num")) or (not in_names and _names_something(text, m)):
             continue
         add(_amount(m))
+    for m in DOUBLING_RE.finditer(text):
+        if free(*m.span()):
+            add(Quantity(2.0, "times", m.group(0), *m.span()))
     if words:
         for m in MONTH_RE.finditer(text):
             name = m.group(0).rstrip(".")
@@ -176,6 +186,14 @@ def quantities(text: str, *, words: bool = False) -> list[Quantity]:
                 for value in _chinese_readings(m.group(0)):
                     found.append(Quantity(value, "", m.group(0), *m.span()))
     return sorted(found, key=lambda q: q.start)
+
+
+def _names_something(text: str, m: re.Match[str]) -> bool:
+    """Whether the number of ``m`` is part of a name or a version rather than an amount."""
+    if m.group("pre") or m.group("big") or m.group("eng") or m.group("suf"):
+        return False
+    before, after = text[max(0, m.start("num") - 10) : m.start("num")], text[m.end("num") : m.end("num") + 2]
+    return bool(NAME_BEFORE_RE.search(before) or NAME_AFTER_RE.match(after)) and not after.startswith("年")
 
 
 def _amount(m: re.Match[str]) -> Quantity:

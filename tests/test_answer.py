@@ -189,6 +189,13 @@ def test_a_year_the_quoted_section_lacks_abstains(fake_pipeline: Pipeline) -> No
     assert not ask(fake_pipeline, "2012年のロボット政策の目標は？").abstained
 
 
+def test_a_quantity_asked_for_needs_a_sentence_stating_one(fake_pipeline: Pipeline) -> None:
+    # The row of the 2012 policy names it and its year, but no amount: how many it built is not in the report.
+    asked = ask(fake_pipeline, "2012年のサービスロボット特別企画で人型ロボットは何台開発されましたか？")
+    assert asked.abstained
+    assert not ask(fake_pipeline, "DeepSeekとGPT-4.5の価格差は何倍ですか？").abstained
+
+
 def test_a_number_in_another_languages_units_is_found(edition_pipeline: Pipeline) -> None:
     # 4.9 million is how an English reader writes 490万.
     assert not ask(edition_pipeline, "Did registered AI-related companies reach 4.9 million in 2025?").abstained

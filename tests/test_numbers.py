@@ -51,7 +51,21 @@ def test_dates_split_into_year_month_and_day() -> None:
 
 
 def test_a_chinese_comma_is_not_a_thousands_separator() -> None:
-    assert [q.value for q in quantities("V2，2024年")] == [2, 2024]
+    assert [q.value for q in quantities("2，2024年")] == [2, 2024]
+
+
+def test_the_digits_of_a_name_or_a_version_are_not_amounts() -> None:
+    names = ("DeepSeek-V3をリリース", "GPT-4.5を公開", "Qwen2.5", "o1モデル", "6G", "バージョン1.5", "1.5版")
+    for text in (*names, "version 1.6"):
+        assert quantities(text) == [], text
+    # A translation must keep them all the same: the edition checks count them.
+    assert [q.value for q in quantities("GPT-4.5, 2.5版", in_names=True)] == [4.5, 2.5]
+    assert [q.text for q in quantities("2024年版で6nm、US$75")] == ["2024年", "6", "US$75"]
+
+
+def test_doubling_written_as_a_word_is_twice() -> None:
+    for text in ("2020年に比べて倍増", "比2020年翻一番", "density doubled"):
+        assert [(q.value, q.unit) for q in quantities(text) if q.unit != "year"] == [(2.0, "times")], text
 
 
 def test_words_and_numerals_count_only_when_asked() -> None:

@@ -24,11 +24,20 @@ from rag.answer.coverage import (
     without_set_aside,
 )
 from rag.answer.messages import MESSAGES
-from rag.answer.quotes import Quote, QuoteScorer, answering, content_positions, item_number, pick, unit_kind
+from rag.answer.quotes import (
+    Quote,
+    QuoteScorer,
+    answering,
+    content_positions,
+    item_number,
+    pick,
+    states_amount,
+    unit_kind,
+)
 from rag.answer.reader import Reader
 from rag.answer.replies import help_answer, meta_answer
 from rag.index import Index
-from rag.intents import Intent, answer_type, asks_share, list_position
+from rag.intents import Intent, answer_type, asks_quantity, asks_share, list_position
 from rag.lang import LANGUAGES
 from rag.numbers import Quantity, quantities, same_value
 from rag.retrieve import Scored
@@ -80,7 +89,8 @@ class Evidence:
     quotes: list[Quote]  # the direct answer first, then the supporting quotes
     terms: list[str]
     coverage: float  # RULED_OUT when a rule refuses
-    reason: str | None  # why a rule refuses: set_aside, unknown_name, unknown_terms, missing_number, no_quote
+    reason: str | None  # why a rule refuses: set_aside, unknown_name, unknown_terms, missing_number, no_amount,
+    # name_elsewhere, no_quote
     wanted: int | None = None  # the list position the question asks for ("the third one"), if any
 
 
@@ -175,6 +185,9 @@ class ExtractiveAnswerer:
         )
         if direct is None:
             return Evidence([], terms, RULED_OUT, "missing_number" if asked else "name_elsewhere")
+        if asks_quantity(question) and not states_amount(direct.original):
+            # Asked how many or how much, the best sentence states no amount: the report does not give it.
+            return Evidence([], terms, RULED_OUT, "no_amount")
         quotes = pick(
             [direct, *(q for q in candidates if q is not direct)], kind, terms, tokens, self.config.support_margin
         )

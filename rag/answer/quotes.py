@@ -62,6 +62,14 @@ def item_number(text: str) -> int | None:
     return None
 
 
+def states_amount(text: str) -> bool:
+    """Whether a unit states an amount, share or count: not only dates, and not only a row's number in its list."""
+    cells = text.split(CELL_SEPARATOR)
+    if len(cells) > 1 and re.fullmatch(r"\s*\d{1,2}\s*", cells[0]):
+        cells = cells[1:]
+    return any(is_amount(q) for q in quantities(CELL_SEPARATOR.join(cells)))
+
+
 def has_asked_for(text: str, kind: str, answer_type: str) -> bool:
     """Whether a unit can state what the question asks for: an amount, a date, or where data come from."""
     if answer_type == "source":
