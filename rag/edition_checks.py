@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import replace
 
 from rag.numbers import Quantity, quantities, render, same_value
 
@@ -37,7 +38,8 @@ def translation_problems(original: str, translation: str, language: str) -> list
             f"table cells: the original has {original.count(CELL_SEPARATOR) + 1},"
             f" the translation {translation.count(CELL_SEPARATOR) + 1}"
         )
-    found = quantities(translation, words=True, in_names=True)
+    # Each number as written, not as a limit: "more than 50 times" does not translate 100倍以上.
+    found = [replace(t, bound=0) for t in quantities(translation, words=True, in_names=True)]
     for q in quantities(original, in_names=True):
         if not any(same_value(q, t) for t in found):
             problems.append(f"number {_describe(q, language)} is missing")

@@ -38,6 +38,7 @@ RELATIVE_YEAR_RES = (
     (re.compile(r"前年|昨年|去年|前の年|the (?:year|one) before|previous year|prior year|上一年|前一年", re.I), -1),
     (re.compile(r"翌年|次の年|the (?:year|one) after|following year|next year|下一年|后一年|次年", re.I), 1),
 )
+KANA_RE = re.compile(r"[\u3040-\u30ff]")
 QUOTED_RE = re.compile(r"「[^」]+」|“[^”]+”|\"[^\"]+\"|『[^』]+』|《[^》]+》|'[^']+'")
 ORDINAL_RE = re.compile(
     r"第\s*(?:\d+|[一二三四五六七八九十]+)\s*[回次期段个個項条部章節节位]|\b(?:round|phase|stage|batch|item)\s+\d+\b",
@@ -121,6 +122,13 @@ def _script(run: str) -> str:
     return "latin" if run.isascii() else ("katakana" if "\u30a0" <= run[0] <= "\u30ff" else "han")
 
 
+def _relative_to(date: str, word: str, step: int, question: str) -> str:
+    """The year before or after ``date``, in the words of the question's language."""
+    if word.isascii():
+        return f"the year {'before' if step < 0 else 'after'} {date}"
+    return f"{date}{'の' if KANA_RE.search(question) else '的'}{word}"
+
+
 def substitute(previous: str, followup: str) -> str | None:
     """The previous question with the follow-up's date, place, quoted term, ordinal or name put in place of
     the previous one's, or None when the follow-up carries none of these."""
@@ -132,11 +140,13 @@ def substitute(previous: str, followup: str) -> str | None:
         rest = rest.replace(new_date.group(0), " ")
     elif old_date:
         for pattern, step in RELATIVE_YEAR_RES:
-            if pattern.search(rest):
-                year = re.search(r"\d+", old_date.group(0))
-                assert year is not None
-                number = int(year.group(0)) + (2000 if len(year.group(0)) == 2 else 0) + step
-                text, changed = _swap(text, old_date, old_date.group(0).replace(year.group(0), str(number), 1)), True
+            if relative := pattern.search(rest):
+                # Kept relative, as the report writes it (前年の約9千万元 next to 2025年): the year itself may
+                # be nowhere in the section that answers.
+                text, changed = (
+                    _swap(text, old_date, _relative_to(old_date.group(0), relative.group(0), step, text)),
+                    True,
+                )
                 rest = pattern.sub(" ", rest)
                 break
     for pattern in (PLACE_RE, QUOTED_RE, ORDINAL_RE):

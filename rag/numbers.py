@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Full-width ASCII (０-９, ％, ＄, ．) to ASCII, one character for one, so match positions stay valid in the
 # original text (NFKC would do the same but may change lengths elsewhere). Not the full-width comma: in
@@ -77,6 +77,21 @@ NAME_BEFORE_RE = re.compile(r"(?:[A-Za-z][-.]?|バージョン\s?|version\s|ver\
 NAME_AFTER_RE = re.compile(r"[A-Z]|\s?版")
 # Doubling written as a word (2020年に比べて倍増, 翻一番, doubled): twice as much, an amount of its own.
 DOUBLING_RE = re.compile(r"倍増|倍增|翻一番|翻番|翻倍|\bdoubl(?:e|ed|es|ing)\b|\btwice\b", re.IGNORECASE)
+# Words that make a number a limit, before it (more than, 超过) or after it (を超え, 以上, 未満).
+BOUND_BEFORE_RES = (
+    (
+        re.compile(
+            r"(?:more than|over|above|exceed(?:ed|s|ing)?|at least|greater than|(?:超过|超出|多于|高于|大于)了?)\s*$",
+            re.I,
+        ),
+        1,
+    ),
+    (re.compile(r"(?:less than|fewer than|under|below|at most|不到|低于|少于|小于|不足)\s*$", re.I), -1),
+)
+BOUND_AFTER_RES = (
+    (re.compile(r"\s*(?:を|に)?(?:超え|超過|超|以上|上回|強)"), 1),
+    (re.compile(r"\s*(?:を|に)?(?:未満|以下|下回|弱|足らず)"), -1),
+)
 # 2023.1.19 and (2025.10): the report's dates in tables and source lines.
 DOT_DATE_RE = re.compile(r"(?<![\d.])((?:19|20)\d{2})\.(1[0-2]|0?[1-9])(?:\.(3[01]|[12]\d|0?[1-9]))?(?![\d.])")
 CJK_DATE_RE = re.compile(r"(?<![\d.])(\d{1,4})\s?([年月日])")
@@ -105,6 +120,7 @@ class Quantity:
     unit: "usd", "cny", "jpy", "eur", "percent", "times", "year", "month", "day", or "" for a plain count.
     ``alt`` is a second reading: 22年 is 22 or the year 2022.
     ``decimals`` counts the digits written after the point, for the rounding tolerance.
+    ``bound`` says the number is a limit: "more than 70%" is stated by 71.7%.
     """
 
     value: float
@@ -115,6 +131,7 @@ class Quantity:
     alt: float | None = None
     decimals: int = 0
     scale: float = 1.0
+    bound: int = 0  # +1 when written as a lower bound (more than, 超え, 超过), -1 as an upper one (under, 未満)
 
     def readings(self) -> tuple[float, ...]:
         return (self.value,) if self.alt is None else (self.value, self.alt)
@@ -185,7 +202,21 @@ def quantities(text: str, *, words: bool = False, in_names: bool = False) -> lis
             if free(*m.span()):
                 for value in _chinese_readings(m.group(0)):
                     found.append(Quantity(value, "", m.group(0), *m.span()))
-    return sorted(found, key=lambda q: q.start)
+    return sorted((_bounded(text, q) for q in found), key=lambda q: q.start)
+
+
+def _bounded(text: str, q: Quantity) -> Quantity:
+    """``q`` with the limit its neighbouring words make it (a date is never one)."""
+    if not is_amount(q):
+        return q
+    before, after = text[max(0, q.start - 16) : q.start], text[q.end : q.end + 4]
+    for pattern, direction in BOUND_BEFORE_RES:
+        if pattern.search(before):
+            return replace(q, bound=direction)
+    for pattern, direction in BOUND_AFTER_RES:
+        if pattern.match(after):
+            return replace(q, bound=direction)
+    return q
 
 
 def _names_something(text: str, m: re.Match[str]) -> bool:
@@ -264,9 +295,13 @@ def units_agree(a: str, b: str) -> bool:
 def same_value(report: Quantity, other: Quantity, *, rounding: bool = False) -> bool:
     """Whether ``other`` states ``report``'s value: equal (within floating error) or, with ``rounding``, a
     rounding of it to the digits ``other`` is written with, within 2% (109 billion for 1091億; never
-    another scale: 1.2 million for 1.2兆 is 10^6 times off)."""
+    another scale: 1.2 million for 1.2兆 is 10^6 times off); when ``other`` is a limit ("more than 70%"),
+    a value beyond it."""
     if not units_agree(report.unit, other.unit):
         return False
+    beyond = any((a - b) * other.bound > 0 for a in report.readings() for b in other.readings())
+    if other.bound and beyond and is_amount(report) and report.unit == other.unit:
+        return True
     # A year or a date is exact: 2020 is no rounding of 2025.
     rounding = rounding and is_amount(report) and is_amount(other)
     for a in report.readings():

@@ -12,7 +12,7 @@ import pytest
 
 from rag.answer import AnswerConfig, ExtractiveAnswerer, abstention_text, without_set_aside
 from rag.answer.compose import asked_span, mark, row_text
-from rag.answer.coverage import chinese_terms, names_in
+from rag.answer.coverage import chinese_terms, mentions, names_in
 from rag.answer.quotes import item_number
 from rag.intents import CONTENT, asks_share
 from rag.lexical import LexicalIndex, tokenize_zh
@@ -182,6 +182,14 @@ def test_names_the_report_never_mentions_abstain(edition_pipeline: Pipeline) -> 
     result = ask(edition_pipeline, "What did SoftBank invest in 2025?")
     assert result.abstained and result.citations == ()
     assert result.text.endswith("【1のまとめ】Features of the policy") or "Growth in scale" in result.text
+
+
+def test_a_name_is_found_spelt_out_or_joined_to_a_generic_word() -> None:
+    text = "Ministry of Industry and Information Technology; the National People's Congress; DeepSeek"
+    assert mentions(text, "MIIT") and mentions(text, "NPC") and mentions(text, "deepseek")
+    assert not mentions(text, "IBM") and not mentions("the european union", "EU")
+    assert not mentions("most ministries of industry and information", "MIIT")  # initials in lower case
+    assert names_in("Which DeepSeek-based agent, and o4-mini?") == ["DeepSeek", "o4-mini"]
 
 
 def test_a_year_the_quoted_section_lacks_abstains(fake_pipeline: Pipeline) -> None:

@@ -28,7 +28,15 @@ def asked(previous: str) -> list[dict[str, str]]:
             "What was the size of China's core AI industry in 2024?",
         ),
         ("2025年の中国のAIコア産業の規模は？", "2023年は？", "ja", "2023年の中国のAIコア産業の規模は？"),
-        ("中国AIコア産業の2025年の規模は？", "前年は？", "ja", "中国AIコア産業の2024年の規模は？"),
+        # (kept relative, as the report writes it: 前年の約9千万元 beside 2025年)
+        ("中国AIコア産業の2025年の規模は？", "前年は？", "ja", "中国AIコア産業の2025年の前年の規模は？"),
+        ("2025年中国AI核心产业规模是多少？", "那上一年呢？", "zh", "2025年的上一年中国AI核心产业规模是多少？"),
+        (
+            "What was the size of China's core AI industry in 2025?",
+            "And the year before?",
+            "en",
+            "What was the size of China's core AI industry in the year before 2025?",
+        ),
         # a date with its month
         (
             "2024年7月に工信部が出した指針は？",

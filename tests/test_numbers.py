@@ -129,3 +129,19 @@ def test_render_date() -> None:
     assert render_date(2025, 1, None, "en") == "January 2025"
     assert render_date(2019, 6, 17, "en") == "June 17, 2019"
     assert render_date(2025, 1, None, "zh") == "2025年1月"
+
+
+@pytest.mark.parametrize(
+    ("asked", "stated", "agrees"),
+    [
+        ("世界全体の7割を超えていた", "1,091億ドル(71.7%)", True),
+        ("more than $100 billion", "1091億ドル", True),
+        ("是否超过了400万家", "490万社", True),
+        ("under 5%", "6.1%", False),
+        ("7割を超えていた", "65%", False),
+        ("more than 100 times", "100倍以上", True),  # the limit itself, as the report writes it
+    ],
+)
+def test_a_number_asked_as_a_limit_is_stated_by_a_value_beyond_it(asked: str, stated: str, agrees: bool) -> None:
+    (limit,) = [q for q in quantities(asked) if q.bound]
+    assert mentioned(limit, stated) is agrees

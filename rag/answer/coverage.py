@@ -51,6 +51,8 @@ CHINESE_QUESTION_WORDS_RE = re.compile(
 )
 CHINESE_BREAK_RE = re.compile("[的了吗呢吧是谁哪几这那]")
 LATIN_NAME_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*\b")
+COMPOUND_SUFFIX_RE = re.compile(r"(?:-[a-z]{3,})+$")  # -based, -related, -powered
+ACRONYM_RE = re.compile(r"[A-Z]{3,6}")  # two letters (EU) are spelt out by chance too often
 # Capitalised words that begin English questions or name months: not names of anything in the report.
 COMMON_CAPITALS = frozenset(
     "What Which Who Whom Whose When Where Why How Is Are Was Were Does Do Did Can Could Will Would Should Has Have "
@@ -128,6 +130,9 @@ def names_in(question: str) -> list[str]:
     only capitalised (Nvidia, or a transliteration such as Tongyi) is weighed by coverage instead."""
     found = [m.group(0) for m in PLACE_RE.finditer(question)]
     for word in LATIN_NAME_RE.findall(question):
+        # A lowercase word joined on names a kind of thing, not a part of the name: DeepSeek-based is DeepSeek.
+        stem = COMPOUND_SUFFIX_RE.sub("", word)
+        word = stem if len([c for c in stem if c.isalpha()]) > 1 else word
         # "AI-related" is not a name: a part that is a generic word (AI) does not make the compound one.
         parts = [part for part in re.split(r"[-.]", word) if part and part not in COMMON_CAPITALS]
         if len([c for c in word if c.isalpha()]) > 1 and any(_shaped(part) for part in parts):
@@ -140,8 +145,7 @@ def _shaped(word: str) -> bool:
 
 
 def unknown_names(question: str, report_text: str) -> list[str]:
-    """Names in the question that occur nowhere in the report (``report_text``: the original and its editions,
-    lowercased)."""
+    """Names in the question that occur nowhere in the report (``report_text``: the original and its editions)."""
     return [name for name in names_in(question) if not mentions(report_text, name)]
 
 
@@ -157,13 +161,22 @@ def uses(report_text: str, term: str, lexical: LexicalIndex) -> bool:
 
 
 def mentions(text: str, name: str) -> bool:
-    """Whether lowercased ``text`` has ``name`` as a word of its own (インド is not in ウインドファーム)."""
-    pattern = re.escape(name.lower())
+    """Whether ``text`` has ``name`` as a word of its own, in any case (インド is not in ウインドファーム), or an
+    acronym spelt out in capitalised words (MIIT: the Ministry of Industry and Information Technology)."""
+    pattern = re.escape(name)
     if name.isascii():
-        pattern = rf"(?<![a-z0-9]){pattern}(?![a-z])"
+        pattern = rf"(?<![A-Za-z0-9]){pattern}(?![A-Za-z])"
     elif re.fullmatch(r"[\u30a0-\u30ff]+", name):
         pattern = rf"(?<![\u30a0-\u30ff]){pattern}(?![\u30a0-\u30ff])"
-    return re.search(pattern, text) is not None
+    if re.search(pattern, text, re.IGNORECASE):
+        return True
+    return bool(ACRONYM_RE.fullmatch(name)) and re.search(_spelt_out(name), text) is not None
+
+
+def _spelt_out(acronym: str) -> str:
+    """A pattern for the capitalised words whose initials make ``acronym``, with "of", "and" between them."""
+    joiner = r"[\s-]+(?:(?:of|and|for|the|on|in|&)[\s-]+)*"
+    return r"\b" + joiner.join(rf"{re.escape(letter)}[a-z'’]*" for letter in acronym) + r"\b"
 
 
 def asked_numbers(question: str) -> list[Quantity]:
