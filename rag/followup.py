@@ -33,6 +33,9 @@ DATE_RE = re.compile(
     rf"(?:{MONTHS}\s+(?:\d{{1,2}},\s*)?)?(?<!\d)(?:19|20)\d{{2}}(?!\d)(?:\s*年(?:\s*\d{{1,2}}\s*月)?)?|"
     r"(?<!\d)\d{2}年(?:\d{1,2}月)?"
 )
+# The month of a date (2024年5月, April 2025), and a month written alone (12月, August).
+MONTH_OF_DATE_RE = re.compile(rf"(?<=年)\s*\d{{1,2}}\s*月|{MONTHS}(?=\s+(?:\d{{1,2}},\s*)?(?:19|20)\d{{2}})")
+MONTH_ALONE_RE = re.compile(rf"^(?:in\s+)?(?:(?<!\d)\d{{1,2}}\s*月|{MONTHS})$", re.IGNORECASE)
 # Years relative to the previous question's: 前年, the year before, 上一年.
 RELATIVE_YEAR_RES = (
     (re.compile(r"前年|昨年|去年|前の年|the (?:year|one) before|previous year|prior year|上一年|前一年", re.I), -1),
@@ -111,8 +114,11 @@ def _aligned_swap(previous: str, rest: str) -> str | None:
             if not before or len(stem) < 2:
                 continue
             old, new = before[-1], runs[i - 1]
-            # Words of the same script, each a word of its own: not a digit or a lone character (3番目 ≠ 主).
-            comparable = _script(old.group(0)) == _script(new) and min(len(old.group(0)), len(new)) >= 2
+            # Words of one script, each a word of its own: not a digit or a lone character (3番目 ≠ 主); or a
+            # name for a name across scripts before a shared word of two characters or more (豆包系列, Gemini系列).
+            words = min(len(old.group(0)), len(new)) >= 2 and not (old.group(0).isdigit() or new.isdigit())
+            same_script = _script(old.group(0)) == _script(new)
+            comparable = words and (same_script or (len(stem) >= 2 and not stem.isascii() and _names(new) != []))
             if comparable and old.group(0).lower() != new.lower() and new.lower() not in ("the", "a", "an"):
                 return _swap(previous, old, new)
     return None
@@ -135,7 +141,12 @@ def substitute(previous: str, followup: str) -> str | None:
     rest = core(followup)
     text, changed = previous, False
     old_date, new_date = DATE_RE.search(text), DATE_RE.search(rest)
-    if old_date and new_date:
+    old_month, new_month = MONTH_OF_DATE_RE.search(text), MONTH_ALONE_RE.search(rest)
+    if old_date and not new_date and old_month and new_month:
+        # A month alone ("12月は？", "And in August?") keeps the previous question's year.
+        text, changed = _swap(text, old_month, new_month.group(0)), True
+        rest = rest.replace(new_month.group(0), " ")
+    elif old_date and new_date:
         text, changed = _swap(text, old_date, new_date.group(0)), True
         rest = rest.replace(new_date.group(0), " ")
     elif old_date:

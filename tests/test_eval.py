@@ -45,6 +45,13 @@ def test_calibration_keeps_wrong_abstentions_within_budget() -> None:
     t = calibrate_threshold(answerable, unanswerable, max_wrong=0.05)
     assert sum(s < t for s in answerable) <= 5
     assert t > 0.75  # both clearly low ones are caught
+    # and no higher than that buys: 0.81 would cost an answerable question and catch nothing more
+    assert t < 0.80
+
+
+def test_calibration_refuses_no_answerable_question_for_nothing() -> None:
+    assert calibrate_threshold([0.5, 0.6, 0.7], [0.55], max_wrong=0.5) == pytest.approx(0.575)
+    assert calibrate_threshold([0.5, 0.6, 0.7], [0.9], max_wrong=0.5) < 0.5  # nothing to catch: refuse none
 
 
 def test_naive_chunks_cover_the_text() -> None:

@@ -37,6 +37,21 @@ def asked(previous: str) -> list[dict[str, str]]:
             "en",
             "What was the size of China's core AI industry in the year before 2025?",
         ),
+        # a month alone keeps the year
+        (
+            "2024年5月にリリースされたDeepSeekのモデルは？",
+            "12月は？",
+            "ja",
+            "2024年12月にリリースされたDeepSeekのモデルは？",
+        ),
+        (
+            "Which OpenAI model was released in April 2025?",
+            "And in August?",
+            "en",
+            "Which OpenAI model was released in August 2025?",
+        ),
+        # a name for a name across scripts, before the word they share
+        ("对比表中，豆包系列的主要特点是什么？", "那Gemini系列呢？", "zh", "对比表中，Gemini系列的主要特点是什么？"),
         # a date with its month
         (
             "2024年7月に工信部が出した指針は？",

@@ -31,6 +31,7 @@ from rag.answer.quotes import (
     content_positions,
     item_number,
     pick,
+    row_number,
     states_amount,
     unit_kind,
 )
@@ -283,7 +284,8 @@ class ExtractiveAnswerer:
                 text, original = f"{heading}\n{text}", f"{chunk.heading_path[-1]}\n{original}"
             if n == 1:
                 anchors = {t: reader.lexical.idf(t) for t in evidence.terms}
-                span = asked_span(shown, kind, asked, anchors, asks_share(question))
+                row = row_number(original) if quote.kind == "row" else None
+                span = asked_span(shown, kind, asked, anchors, asks_share(question), row)
                 span_text = span.text if span is not None else None
                 untranslated = reader.translated and not quote.translated
                 note = untranslated_note(quote.original, span, language) if untranslated else ""

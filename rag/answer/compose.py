@@ -41,18 +41,26 @@ def row_label(row: str) -> str:
 
 
 def asked_span(
-    text: str, answer_type: str, asked: Sequence[Quantity], anchors: Mapping[str, float], share: bool = False
+    text: str,
+    answer_type: str,
+    asked: Sequence[Quantity],
+    anchors: Mapping[str, float],
+    share: bool = False,
+    row: int | None = None,
 ) -> Quantity | None:
     """The amount (or date) in ``text`` that answers: of the kind asked for, not one the question itself names,
     and the closest to where the question's terms occur, rarer terms counting more (``anchors``: term -> weight):
     "企業" is next to both 490万社 and 6000社, "登録件数" only to the first. An amount with its unit (12.0%, 490万社)
-    before a bare number (the 1 of "トップ1人材"); a percentage when the question asks for a ``share``."""
+    before a bare number (the 1 of "トップ1人材"); a percentage when the question asks for a ``share``; never
+    the ``row``'s own number in its table ("No.: 5")."""
     if answer_type not in ("amount", "date"):
         return None
     found = [
         q
         for q in quantities(text)
-        if (is_amount(q) if answer_type == "amount" else _is_date(q)) and not any(same_value(q, a) for a in asked)
+        if (is_amount(q) if answer_type == "amount" else _is_date(q))
+        and not any(same_value(q, a) for a in asked)
+        and not (row is not None and not q.unit and q.value == row)
     ]
     if answer_type == "amount":
         found = [q for q in found if q.unit] or found

@@ -62,12 +62,18 @@ def item_number(text: str) -> int | None:
     return None
 
 
+def row_number(text: str) -> int | None:
+    """The number of a table row in its list (its first cell, when that holds only the number: "5 | DeepSeek系列")."""
+    cells = text.split(CELL_SEPARATOR)
+    m = re.fullmatch(r"\s*(\d{1,2})\s*", cells[0]) if len(cells) > 1 else None
+    return int(m.group(1)) if m else None
+
+
 def states_amount(text: str) -> bool:
     """Whether a unit states an amount, share or count: not only dates, and not only a row's number in its list."""
     cells = text.split(CELL_SEPARATOR)
-    if len(cells) > 1 and re.fullmatch(r"\s*\d{1,2}\s*", cells[0]):
-        cells = cells[1:]
-    return any(is_amount(q) for q in quantities(CELL_SEPARATOR.join(cells)))
+    rest = CELL_SEPARATOR.join(cells[1:] if row_number(text) is not None else cells)
+    return any(is_amount(q) for q in quantities(rest))
 
 
 def has_asked_for(text: str, kind: str, answer_type: str) -> bool:

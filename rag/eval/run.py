@@ -139,14 +139,15 @@ FOLDS = 5
 
 
 def calibrate_threshold(answerable: Sequence[float], unanswerable: Sequence[float], max_wrong: float) -> float:
-    """The highest coverage cut that refuses at most ``max_wrong`` of ``answerable``: it catches as many
-    unanswerable questions as that budget allows."""
+    """The coverage cut that refuses as many ``unanswerable`` questions as refusing at most ``max_wrong`` of
+    ``answerable`` allows; the lowest such cut, so no answerable question is refused for nothing in return."""
     scores = sorted(set(answerable) | set(unanswerable))
     candidates = [scores[0] - 1e-6] + [(a + b) / 2 for a, b in itertools.pairwise(scores)]
-    best = candidates[0]
+    best, caught = candidates[0], 0
     for t in candidates:
-        if sum(s < t for s in answerable) / max(len(answerable), 1) <= max_wrong:
-            best = t
+        within = sum(s < t for s in answerable) / max(len(answerable), 1) <= max_wrong
+        if within and sum(s < t for s in unanswerable) > caught:
+            best, caught = t, sum(s < t for s in unanswerable)
     return float(best)
 
 
