@@ -34,6 +34,12 @@ CHAPTER_RES = (
     re.compile(rf"\b{_NUM}(?:st|nd|rd|th)?\s+chapter\b", re.IGNORECASE),
     re.compile(rf"(?<![\d-]){_NUM}\s*章"),
 )
+# A chapter named by its place rather than its number: the last one, the first one.
+LAST_CHAPTER_RE = re.compile(
+    r"\b(?:the\s+)?(?:last|final|closing|concluding)\s+chapter\b|最後の章|最終章|最后一章|最终章|最后的章节",
+    re.IGNORECASE,
+)
+FIRST_CHAPTER_RE = re.compile(r"最初の章|冒頭の章|首章|开头的章节")
 # 【2-3】, section 2-3, 2-3節, 第3-2节, 3-7节, §2-3
 SECTION_RE = re.compile(r"(?:【|§|\bsection\s*|第)?\s*(\d)\s*[-‐−ー－の]\s*(\d)\s*(?:】|節|节|\b)", re.IGNORECASE)
 SUMMARY_WORDS = re.compile(
@@ -142,11 +148,14 @@ def list_position(question: str) -> int | None:
     return 1 if word == "最初" else _numeral(word)
 
 
-def chapter_of(question: str) -> int | None:
+def chapter_of(question: str, last: int | None = None) -> int | None:
+    """The chapter the question points at, by number or by place (``last``: the report's last chapter)."""
+    if last is not None and LAST_CHAPTER_RE.search(question):  # first: 最后一章 holds 一章
+        return last
     for pattern in CHAPTER_RES:
         if m := pattern.search(question):
             return _numeral(m.group(1))
-    return None
+    return 1 if FIRST_CHAPTER_RE.search(question) else None
 
 
 def section_of(question: str) -> str | None:
@@ -156,7 +165,7 @@ def section_of(question: str) -> str | None:
 
 def _residue(question: str) -> str:
     text = SECTION_RE.sub(" ", question)
-    for pattern in CHAPTER_RES:
+    for pattern in (*CHAPTER_RES, LAST_CHAPTER_RE, FIRST_CHAPTER_RE):
         text = pattern.sub(" ", text)
     text = REQUEST_WORDS.sub(" ", text)
     return re.sub(r"[\W\d_]+", "", text)
@@ -167,8 +176,9 @@ def is_broad(question: str) -> bool:
     return len(_residue(question)) <= 4
 
 
-def classify(question: str, language: str) -> Intent:
-    """The document-level intent of ``question`` (already cleaned); "content" when it has none."""
+def classify(question: str, language: str, last_chapter: int = 5) -> Intent:
+    """The document-level intent of ``question`` (already cleaned); "content" when it has none.
+    ``last_chapter``: the report's last chapter, which "the last chapter" and its conclusion point at."""
     text = question.strip()
     # A greeting is help in whichever language's words it uses (你好 has no character only Chinese writes).
     if len(text) <= 60 and any(pattern.search(text) for pattern in HELP_RES.values()):
@@ -181,12 +191,12 @@ def classify(question: str, language: str) -> Intent:
         if tables:
             return Intent("scoped", sections=(section,), broad=overview or broad, fields=("table",))
         return Intent("scoped", sections=(section,), broad=broad or bool(SUMMARY_WORDS.search(text)))
-    chapter = chapter_of(text)
+    chapter = chapter_of(text, last_chapter)
     summary = bool(SUMMARY_WORDS.search(text))
     conclusion = re.search(r"結語|结语|\bconclusion\b", text, re.IGNORECASE)
     if chapter is not None or (conclusion and summary):
         # A chapter is answered by its summary; asked to summarise it, by the whole of that summary.
-        return Intent("scoped", sections=(f"{chapter or 5}のまとめ",), broad=broad or summary)
+        return Intent("scoped", sections=(f"{chapter or last_chapter}のまとめ",), broad=broad or summary)
     fields = tuple(
         name
         for name, pattern in (

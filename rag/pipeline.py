@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -55,6 +56,9 @@ class Pipeline:
         answering = answering or default_answer_config(embedder.model_id, settings.calibration_file)
         self.answerer = ExtractiveAnswerer(index, answering, report.metadata)
         self.generator = make_generator(settings, self.answerer, report_label(report.metadata))
+        # The report's last chapter: what "the last chapter" and "the conclusion" point at.
+        chapters = [int(m.group(1)) for c in index.chunks if (m := re.match(r"(\d+)(?:-\d+|のまとめ)$", c.section_id))]
+        self.last_chapter = max(chapters, default=1)
 
     @classmethod
     def load(
@@ -87,7 +91,9 @@ class Pipeline:
         query = clean_question(query, self.settings.max_question_chars)
         language = detect_language(query)
         query = self.standalone(query, history, language)
-        scored = self.retriever.focus(self.retriever.score(query, language, mode), classify(query, language))
+        scored = self.retriever.focus(
+            self.retriever.score(query, language, mode), classify(query, language, self.last_chapter)
+        )
         hits = self.retriever.hits(scored, k or self.settings.top_k)
         return SearchResult(query, language, tuple(hits), ms_since(started))
 
@@ -125,7 +131,9 @@ class Pipeline:
         question = clean_question(question, self.settings.max_question_chars)
         language = detect_language(question)
         query = self.standalone(question, history, language)
-        scored = self.retriever.focus(self.retriever.score(query, language), classify(query, language))
+        scored = self.retriever.focus(
+            self.retriever.score(query, language), classify(query, language, self.last_chapter)
+        )
         scored = replace(scored, focus=focus_of(question, language, clean_history(history)))
         return question, query, scored, self.retriever.hits(scored, k or self.settings.top_k)
 

@@ -97,3 +97,19 @@ def test_answer_type(question: str, kind: str) -> None:
 )
 def test_list_position(question: str, position: int | None) -> None:
     assert list_position(question) == position
+
+
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        ("What's the takeaway of the last chapter?", "5のまとめ"),
+        ("最後の章のまとめは？", "5のまとめ"),
+        ("最后一章的总结是什么？", "5のまとめ"),  # not chapter 一
+        ("最初の章のまとめは？", "1のまとめ"),
+        ("Summarize the first chapter", "1のまとめ"),
+    ],
+)
+def test_a_chapter_named_by_its_place_is_its_summary(question: str, section: str) -> None:
+    intent = classify(question, "en", last_chapter=5)
+    assert intent.kind == "scoped" and intent.sections == (section,)
+    assert classify("What's the takeaway of the last chapter?", "en", last_chapter=7).sections == ("7のまとめ",)
