@@ -192,6 +192,16 @@ def test_a_name_is_found_spelt_out_or_joined_to_a_generic_word() -> None:
     assert names_in("Which DeepSeek-based agent, and o4-mini?") == ["DeepSeek", "o4-mini"]
 
 
+def test_a_follow_ups_month_is_stated_as_a_month_not_as_a_rows_number() -> None:
+    from rag.answer import _states
+    from rag.answer.quotes import stated
+
+    june, year = quantities("June 2022", words=True)
+    assert not any(_states(s, june) for s in stated("6 | 2022年3月20日 | 倫理的ガバナンス"))
+    row = stated("6 | 2022年6月 | 科技部など6部門")
+    assert any(_states(s, june) for s in row) and any(_states(s, year) for s in row)
+
+
 def test_a_year_the_quoted_section_lacks_abstains(fake_pipeline: Pipeline) -> None:
     assert ask(fake_pipeline, "1999年のロボット政策の目標は？").abstained
     assert not ask(fake_pipeline, "2012年のロボット政策の目標は？").abstained

@@ -32,6 +32,7 @@ from rag.answer.quotes import (
     item_number,
     pick,
     row_number,
+    stated,
     states_amount,
     unit_kind,
 )
@@ -40,7 +41,7 @@ from rag.answer.replies import help_answer, meta_answer
 from rag.index import Index
 from rag.intents import Intent, answer_type, asks_quantity, asks_share, list_position
 from rag.lang import LANGUAGES
-from rag.numbers import Quantity, quantities, same_value
+from rag.numbers import Quantity, is_amount, quantities, same_value
 from rag.retrieve import Scored
 from rag.types import Answer, Chunk, Citation, Hit
 
@@ -164,7 +165,8 @@ class ExtractiveAnswerer:
             positions = [*positions, *self._same_lists(positions)]
         candidates = self.scorer.candidates(reader, terms, kind, scored, positions, ranks)
         if scored.focus:
-            candidates = self._towards_focus(candidates, reader, key_terms(scored.focus, language, reader.lexical))
+            focus_terms = key_terms(scored.focus, language, reader.lexical)
+            candidates = self._towards_focus(candidates, reader, focus_terms, asked_numbers(scored.focus, words=True))
         if wanted is not None:
             candidates = self._towards_item(candidates, wanted)
         tokens = {q.unit: self.scorer.unit_tokens(reader, q.unit) for q in candidates}
@@ -202,14 +204,22 @@ class ExtractiveAnswerer:
             held = held.union(*(reader.passage_tokens(p) for p in self._same_list(quotes[0].position)))
         return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None, wanted)
 
-    def _towards_focus(self, candidates: list[Quote], reader: Reader, focus: Sequence[str]) -> list[Quote]:
+    def _towards_focus(
+        self, candidates: list[Quote], reader: Reader, focus: Sequence[str], numbers: Sequence[Quantity]
+    ) -> list[Quote]:
         """Quotes holding what a follow-up itself asks about ranked up: "付与数は？" after a question about
-        applications wants the sentence on grants, not the one on applications again."""
+        applications wants the sentence on grants, not the one on applications again; "5月は？" the line of May."""
         weight = self.config.focus_weight
 
-        def lifted(q: Quote) -> Quote:
+        def holds(q: Quote) -> bool:
             held = self.scorer.unit_tokens(reader, q.unit)
-            return replace(q, score=q.score + weight) if any(t in held for t in focus) else q
+            there = stated(q.original)
+            return any(t in held for t in focus) or (
+                bool(numbers) and all(any(_states(s, n) for s in there) for n in numbers)
+            )
+
+        def lifted(q: Quote) -> Quote:
+            return replace(q, score=q.score + weight) if holds(q) else q
 
         return sorted((lifted(q) for q in candidates), key=lambda q: -q.score)
 
@@ -451,6 +461,13 @@ def abstention_text(language: str, hits: Sequence[Hit], reader: Reader | None = 
     if sections:
         text += "\n" + MESSAGES[language]["nearest"].format(sections=", ".join(sections[:3]))
     return text
+
+
+def _states(stated: Quantity, asked: Quantity) -> bool:
+    """Whether a number of a quote states one asked for as the same kind of thing: a month as a month, a year
+    (2022, as English writes it) as a year; the 6 of "No. 6" is not June."""
+    same_kind = stated.unit == asked.unit or (stated.unit == "year" and not is_amount(asked))
+    return same_kind and same_value(stated, asked)
 
 
 def _same_table(chunk: Chunk, other: Chunk) -> bool:

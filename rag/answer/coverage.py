@@ -179,6 +179,7 @@ def _spelt_out(acronym: str) -> str:
     return r"\b" + joiner.join(rf"{re.escape(letter)}[a-z'’]*" for letter in acronym) + r"\b"
 
 
-def asked_numbers(question: str) -> list[Quantity]:
-    """The numbers and years a question names, less chapter and section references."""
-    return quantities(SECTION_RE.sub(" ", STRUCTURE_RE.sub(" ", question)))
+def asked_numbers(question: str, words: bool = False) -> list[Quantity]:
+    """The numbers and years a question names, less chapter and section references; with ``words`` also those
+    written in words (June, third)."""
+    return quantities(SECTION_RE.sub(" ", STRUCTURE_RE.sub(" ", question)), words=words)

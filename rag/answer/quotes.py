@@ -14,7 +14,7 @@ from rag.answer.reader import Reader
 from rag.chunking import CELL_SEPARATOR, FIGURE_MARK
 from rag.corpus import is_source
 from rag.index import Index
-from rag.numbers import is_amount, quantities
+from rag.numbers import Quantity, is_amount, quantities
 from rag.retrieve import Scored
 from rag.types import Hit
 
@@ -69,11 +69,15 @@ def row_number(text: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def stated(text: str) -> list[Quantity]:
+    """The numbers a unit states, less a table row's own number in its list."""
+    cells = text.split(CELL_SEPARATOR)
+    return quantities(CELL_SEPARATOR.join(cells[1:] if row_number(text) is not None else cells))
+
+
 def states_amount(text: str) -> bool:
     """Whether a unit states an amount, share or count: not only dates, and not only a row's number in its list."""
-    cells = text.split(CELL_SEPARATOR)
-    rest = CELL_SEPARATOR.join(cells[1:] if row_number(text) is not None else cells)
-    return any(is_amount(q) for q in quantities(rest))
+    return any(is_amount(q) for q in stated(text))
 
 
 def has_asked_for(text: str, kind: str, answer_type: str) -> bool:
