@@ -279,6 +279,26 @@ def asks_quantity(question: str) -> bool:
     return bool(QUANTITY_RE.search(question))
 
 
+# Words for a sum of money: a quantity asked in them is answered in money, not by a count beside it.
+MONEY_RE = re.compile(
+    r"\b(?:revenue|sales|profits?|valuation|market (?:value|cap\w*)|share price|prices?|costs?|invest\w*|"
+    r"funding|spending|budget|earn\w*|dollars?|yuan|yen|euros?)\b|\$|"
+    r"売上|収益|利益|評価額|時価総額|株価|価格|費用|コスト|投資|資金|予算|金額|ドル|円|ユーロ|"
+    r"收入|营收|销售额|利润|估值|市值|股价|价格|成本|费用|投资|融资|资金|预算|金额|美元|人民币|欧元",
+    re.IGNORECASE,
+)
+
+
+# How much, not how many times or what share: the quantity forms a sum of money answers.
+HOW_MUCH_RE = re.compile(
+    r"\bhow much\b|いくら|どのくらい|どれくらい|どれほど|多少(?![倍个家件台名位成])|多大", re.IGNORECASE
+)
+
+
+def asks_money(question: str) -> bool:
+    return bool(HOW_MUCH_RE.search(question) and MONEY_RE.search(question))
+
+
 def answer_type(question: str) -> str:
     """amount, date, compare, why, list, who or other: the first that the wording asks for."""
     for name, pattern in ANSWER_TYPES:

@@ -73,8 +73,9 @@ AMOUNT_RE = re.compile(
 )
 # A number that is part of a name or a version, not an amount: glued to a Latin letter (DeepSeek-V3, GPT-4.5,
 # Qwen2.5, o1) or to a capital after it (3C, 6G), or marked as a version (バージョン1.5, 1.5版, version 1.5).
-NAME_BEFORE_RE = re.compile(r"(?:[A-Za-z][-.]?|バージョン\s?|version\s|ver\.\s?)$", re.IGNORECASE)
-NAME_AFTER_RE = re.compile(r"[A-Z]|\s?版")
+# So is an ordinal (the 5th round, 第5回): a place in a list.
+NAME_BEFORE_RE = re.compile(r"(?:[A-Za-z][-.]?|バージョン\s?|version\s|ver\.\s?|第\s?)$", re.IGNORECASE)
+NAME_AFTER_RE = re.compile(r"[A-Z]|\s?版|(?:st|nd|rd|th)\b")
 # Doubling written as a word (2020年に比べて倍増, 翻一番, doubled): twice as much, an amount of its own.
 DOUBLING_RE = re.compile(r"倍増|倍增|翻一番|翻番|翻倍|\bdoubl(?:e|ed|es|ing)\b|\btwice\b", re.IGNORECASE)
 # Words that make a number a limit, before it (more than, 超过) or after it (を超え, 以上, 未満).
@@ -220,7 +221,7 @@ def _bounded(text: str, q: Quantity) -> Quantity:
 
 
 def _names_something(text: str, m: re.Match[str]) -> bool:
-    """Whether the number of ``m`` is part of a name or a version rather than an amount."""
+    """Whether the number of ``m`` is part of a name, a version or an ordinal rather than an amount."""
     if m.group("pre") or m.group("big") or m.group("eng") or m.group("suf"):
         return False
     before, after = text[max(0, m.start("num") - 10) : m.start("num")], text[m.end("num") : m.end("num") + 2]

@@ -134,7 +134,10 @@ class Pipeline:
         scored = self.retriever.focus(
             self.retriever.score(query, language), classify(query, language, self.last_chapter)
         )
-        scored = replace(scored, focus=focus_of(question, language, clean_history(history)))
+        history = clean_history(history)
+        focus = focus_of(question, language, history)
+        previous = next((str(m["content"]) for m in reversed(history or []) if m.get("role") == "user"), "")
+        scored = replace(scored, focus=focus, previous=previous if focus else "")
         return question, query, scored, self.retriever.hits(scored, k or self.settings.top_k)
 
     def retrieve_for_answer(

@@ -68,6 +68,7 @@ class Scored:
     reader_unit_sims: np.ndarray | None = None
     intent: Intent = CONTENT  # what the question asks of the report as a document (a chapter, a table, ...)
     focus: str = ""  # what a follow-up itself asks about ("付与数" in 「付与数は？」), beside the previous question
+    previous: str = ""  # the previous question a follow-up leans on
 
 
 class Retriever:

@@ -212,6 +212,12 @@ def test_a_quantity_asked_for_needs_a_sentence_stating_one(fake_pipeline: Pipeli
     asked = ask(fake_pipeline, "2012年のサービスロボット特別企画で人型ロボットは何台開発されましたか？")
     assert asked.abstained
     assert not ask(fake_pipeline, "DeepSeekとGPT-4.5の価格差は何倍ですか？").abstained
+    # A follow-up on a new topic asks in its own words: the earlier "いくら" does not carry over.
+    history = [{"role": "user", "content": "DeepSeekの価格はいくらですか？"}, {"role": "assistant", "content": ""}]
+    assert not fake_pipeline.ask("人型ロボットの「脳」は？", history=history).abstained
+    # How much money is answered by a sum of money, not by the ratio beside it.
+    assert ask(fake_pipeline, "DeepSeekの価格はいくらですか？").abstained
+    assert not ask(fake_pipeline, "2025年の中国のAIコア産業の規模はいくらですか？").abstained
 
 
 def test_a_number_in_another_languages_units_is_found(edition_pipeline: Pipeline) -> None:

@@ -69,7 +69,9 @@ def test_doubling_written_as_a_word_is_twice() -> None:
 
 
 def test_words_and_numerals_count_only_when_asked() -> None:
-    assert [q.value for q in quantities("the 14th Five-Year Plan")] == [14]
+    assert [q.value for q in quantities("14 plans")] == [14]
+    assert quantities("the 14th Five-Year Plan") == []  # an ordinal is a place in a list, not an amount
+    assert [q.value for q in quantities("the 14th Five-Year Plan", in_names=True)] == [14]
     spelled = [q.value for q in quantities("three stages in January, 第十四个五年规划", words=True)]
     assert {3.0, 1.0, 14.0, 5.0} <= set(spelled)
 

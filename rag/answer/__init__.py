@@ -39,7 +39,7 @@ from rag.answer.quotes import (
 from rag.answer.reader import Reader
 from rag.answer.replies import help_answer, meta_answer
 from rag.index import Index
-from rag.intents import Intent, answer_type, asks_quantity, asks_share, list_position
+from rag.intents import Intent, answer_type, asks_money, asks_quantity, asks_share, list_position
 from rag.lang import LANGUAGES
 from rag.numbers import Quantity, is_amount, quantities, same_value
 from rag.retrieve import Scored
@@ -95,6 +95,7 @@ class Evidence:
     reason: str | None  # why a rule refuses: set_aside, unknown_name, unknown_terms, missing_number, no_amount,
     # name_elsewhere, no_quote
     wanted: int | None = None  # the list position the question asks for ("the third one"), if any
+    focus: tuple[str, ...] = ()  # the terms a follow-up itself asks about ("dedicated" in "how many were dedicated?")
 
 
 class ExtractiveAnswerer:
@@ -163,9 +164,12 @@ class ExtractiveAnswerer:
         wanted = list_position(question)
         if wanted is not None:  # the list's other passages too: its sixth item may be in a passage of its own
             positions = [*positions, *self._same_lists(positions)]
-        candidates = self.scorer.candidates(reader, terms, kind, scored, positions, ranks)
+        candidates = self.scorer.candidates(reader, terms, kind, scored, positions, ranks, asks_share(question))
+        focus_terms = key_terms(scored.focus, language, reader.lexical) if scored.focus else []
+        # What is new in the follow-up marks its span: "dedicated", not "companies" asked about before.
+        before = set(key_terms(scored.previous, language, reader.lexical)) if scored.previous else set()
+        new_terms = [t for t in focus_terms if t not in before] or focus_terms
         if scored.focus:
-            focus_terms = key_terms(scored.focus, language, reader.lexical)
             candidates = self._towards_focus(candidates, reader, focus_terms, asked_numbers(scored.focus, words=True))
         if wanted is not None:
             candidates = self._towards_item(candidates, wanted)
@@ -190,8 +194,10 @@ class ExtractiveAnswerer:
         )
         if direct is None:
             return Evidence([], terms, RULED_OUT, "missing_number" if asked else "name_elsewhere")
-        if asks_quantity(question) and not states_amount(direct.original):
-            # Asked how many or how much, the best sentence states no amount: the report does not give it.
+        # A follow-up on a new topic ("主な収入源は？" after prices) asks in its own words, not the earlier question's.
+        asking = scored.focus if set(focus_terms) - before else question
+        if asks_quantity(asking) and not states_amount(direct.original, money=asks_money(asking)):
+            # Asked how many or how much (money), the best sentence states no such amount: the report lacks it.
             return Evidence([], terms, RULED_OUT, "no_amount")
         quotes = pick(
             [direct, *(q for q in candidates if q is not direct)], kind, terms, tokens, self.config.support_margin
@@ -202,7 +208,7 @@ class ExtractiveAnswerer:
         held = reader.passage_tokens(quotes[0].position)
         if wanted is not None:  # an item is read within its list, whose other passages say what the list is of
             held = held.union(*(reader.passage_tokens(p) for p in self._same_list(quotes[0].position)))
-        return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None, wanted)
+        return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None, wanted, tuple(new_terms))
 
     def _towards_focus(
         self, candidates: list[Quote], reader: Reader, focus: Sequence[str], numbers: Sequence[Quantity]
@@ -278,7 +284,7 @@ class ExtractiveAnswerer:
     def compose(self, question: str, reader: Reader, evidence: Evidence, hits: list[Hit], intent: Intent) -> Answer:
         language = reader.language
         kind = answer_type(question)
-        asked = asked_numbers(question)
+        asked = asked_numbers(question, words=True)  # never the span: "the fifth round" is not the answer 5
         lines, citations = [], []
         span_text = None
         opening, closing = quote_marks(language)
@@ -293,7 +299,10 @@ class ExtractiveAnswerer:
                 shown = f"{heading}{': ' if language == 'en' else '：'}{shown}"
                 text, original = f"{heading}\n{text}", f"{chunk.heading_path[-1]}\n{original}"
             if n == 1:
-                anchors = {t: reader.lexical.idf(t) for t in evidence.terms}
+                # A follow-up's span is the one by what it asks about itself, when the quote holds that.
+                shown_tokens = set(reader.tokenize(shown))
+                near = [t for t in evidence.focus if t in shown_tokens] or evidence.terms
+                anchors = {t: reader.lexical.idf(t) for t in near}
                 row = row_number(original) if quote.kind == "row" else None
                 span = asked_span(shown, kind, asked, anchors, asks_share(question), row)
                 span_text = span.text if span is not None else None

@@ -13,7 +13,8 @@ from rag.numbers import DATE_PARTS, Quantity, is_amount, quantities, render, sam
 # A cell left empty or holding a dash says nothing.
 EMPTY_CELLS = ("", "-", "－", "—")
 MAX_LABEL_CHARS = 40
-SPAN_REACH = 40  # characters over which a question term's nearness to an amount counts
+SPAN_REACH = 40  # characters at which a question term's nearness to an amount counts half
+CLAUSE_MARK_RE = re.compile(r"[,;、，；。]\s|[、，；。]")  # a clause ends (not the comma of 6,000)
 CELL_JOIN = {"ja": "、", "en": "; ", "zh": "；"}
 LABEL_JOIN = {"ja": ": ", "en": ": ", "zh": "："}
 
@@ -76,13 +77,15 @@ def asked_span(
 
     def gap(q: Quantity, term: str, at: int) -> int:
         # Characters between the two, whichever comes first: "DeepSeek-R1 in January 2025" is 4 apart (a year
-        # with its month and day, as it is marked).
+        # with its month and day, as it is marked). A clause boundary between them counts as half the reach:
+        # in "4.9 million companies, while companies dedicated to AI rose to 6,000", "dedicated" is 6,000's.
         start, end = _with_date(text, q) if answer_type == "date" else (q.start, q.end)
-        return max(0, start - (at + len(term)), at - end)
+        between = text[at + len(term) : start] if at < start else text[end:at]
+        return max(0, start - (at + len(term)), at - end) + len(CLAUSE_MARK_RE.findall(between)) * SPAN_REACH // 2
 
     def closeness(q: Quantity) -> float:
-        # Each term counts once, by its nearest occurrence, fading to nothing over SPAN_REACH characters.
-        return sum(anchors[a] * max(0.0, 1 - min(gap(q, a, p) for p in at) / SPAN_REACH) for a, at in places.items())
+        # Each term counts once, by its nearest occurrence, halved at SPAN_REACH characters and fading beyond.
+        return sum(anchors[a] / (1 + min(gap(q, a, p) for p in at) / SPAN_REACH) for a, at in places.items())
 
     return max(found, key=closeness)
 

@@ -14,7 +14,7 @@ from rag.answer.reader import Reader
 from rag.chunking import CELL_SEPARATOR, FIGURE_MARK
 from rag.corpus import is_source
 from rag.index import Index
-from rag.numbers import Quantity, is_amount, quantities
+from rag.numbers import MONEY, Quantity, is_amount, quantities
 from rag.retrieve import Scored
 from rag.types import Hit
 
@@ -75,18 +75,20 @@ def stated(text: str) -> list[Quantity]:
     return quantities(CELL_SEPARATOR.join(cells[1:] if row_number(text) is not None else cells))
 
 
-def states_amount(text: str) -> bool:
-    """Whether a unit states an amount, share or count: not only dates, and not only a row's number in its list."""
-    return any(is_amount(q) for q in stated(text))
+def states_amount(text: str, money: bool = False) -> bool:
+    """Whether a unit states an amount, share or count (a sum of money, with ``money``): not only dates, and not
+    only a row's number in its list."""
+    return any(is_amount(q) and (q.unit in MONEY or not money) for q in stated(text))
 
 
-def has_asked_for(text: str, kind: str, answer_type: str) -> bool:
-    """Whether a unit can state what the question asks for: an amount, a date, or where data come from."""
+def has_asked_for(text: str, kind: str, answer_type: str, share: bool = False) -> bool:
+    """Whether a unit can state what the question asks for: an amount (a percentage for a ``share``), a date,
+    or where data come from."""
     if answer_type == "source":
         return kind == "source"
     found = quantities(text)
     if answer_type == "amount":
-        return any(is_amount(q) for q in found)
+        return any(is_amount(q) and (q.unit == "percent" or not share) for q in found)
     if answer_type == "date":
         return any(q.unit in ("year", "month") or not is_amount(q) for q in found)
     return False
@@ -116,8 +118,9 @@ class QuoteScorer:
         scored: Scored,
         positions: Sequence[int],
         ranks: dict[int, int],
+        share: bool = False,
     ) -> list[Quote]:
-        """Every unit of the passages at ``positions``, best first."""
+        """Every unit of the passages at ``positions``, best first (``share``: the question asks for a share)."""
         quotes = []
         reader_sims = scored.reader_unit_sims
         for found in np.flatnonzero(np.isin(self.index.unit_chunk, list(positions))):
@@ -130,7 +133,7 @@ class QuoteScorer:
             overlap = coverage(terms, self.unit_tokens(reader, u), reader.lexical) if terms else 0.0
             score = cosine + self.lexical_weight * overlap + self.rank_weight / ranks.get(position, len(ranks) + 1)
             kind = unit_kind(self.index, u)
-            if has_asked_for(text, kind, answer_type):
+            if has_asked_for(text, kind, answer_type, share):
                 score += self.type_weight
             quotes.append(Quote(u, position, text, self.index.unit_texts[u], kind, score, cosine, reader.has_unit(u)))
         return sorted(quotes, key=lambda q: -q.score)
