@@ -219,10 +219,9 @@ class ExtractiveAnswerer:
 
         def holds(q: Quote) -> bool:
             held = self.scorer.unit_tokens(reader, q.unit)
-            there = stated(q.original)
-            return any(t in held for t in focus) or (
-                bool(numbers) and all(any(_states(s, n) for s in there) for n in numbers)
-            )
+            if any(t in held for t in focus):
+                return True
+            return bool(numbers) and all(any(_states(s, n) for s in stated(q.original)) for n in numbers)
 
         def lifted(q: Quote) -> Quote:
             return replace(q, score=q.score + weight) if holds(q) else q
