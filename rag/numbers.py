@@ -253,6 +253,33 @@ def _amount(m: re.Match[str]) -> Quantity:
     return Quantity(value * scale, unit, written.strip(), start, end, decimals=decimals, scale=scale)
 
 
+# A round or batch named by its place (第2回, 第五批, the fifth round, 5th batch, round 3): the report counts its
+# registration rounds so, and a question naming one asks about that round only.
+_ROUND_COUNTER = r"(?:回|批|轮|輪|届)"
+_ROUND_NOUN = r"(?:rounds?|batch(?:es)?|waves?)"
+ROUND_RES = (
+    re.compile(rf"第\s*(\d{{1,2}}|[一二三四五六七八九十]+)\s*{_ROUND_COUNTER}"),
+    re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)\s+{_ROUND_NOUN}\b", re.IGNORECASE),
+    re.compile(rf"\b({'|'.join(_ORDINALS[1:])})\s+{_ROUND_NOUN}\b", re.IGNORECASE),
+    re.compile(r"\b(?:round|batch|wave)\s+(\d{1,2})\b", re.IGNORECASE),
+)
+
+
+def rounds(text: str) -> set[int]:
+    """The places of the rounds or batches ``text`` names: {3, 4} for 第3回及び第4回, {5} for "the fifth round"."""
+    found: set[int] = set()
+    for pattern in ROUND_RES:
+        for m in pattern.finditer(normalize_width(text)):
+            word = m.group(1).lower()
+            if word.isdigit():
+                found.add(int(word))
+            elif word in _ORDINALS:
+                found.add(_ORDINALS.index(word))
+            elif (value := _chinese_value(word)) is not None:
+                found.add(int(value))
+    return found
+
+
 def _chinese_readings(run: str) -> list[float]:
     """The value of a Chinese numeral (十四 → 14, 二十八 → 28, 三 → 3), else each of its digits."""
     value = _chinese_value(run)

@@ -13,7 +13,7 @@ import pytest
 from rag.answer import AnswerConfig, ExtractiveAnswerer, abstention_text, without_set_aside
 from rag.answer.compose import asked_span, mark, row_text
 from rag.answer.coverage import chinese_terms, mentions, names_in
-from rag.answer.quotes import item_number
+from rag.answer.quotes import Quote, item_number
 from rag.intents import CONTENT, asks_share
 from rag.lexical import LexicalIndex, tokenize_zh
 from rag.numbers import quantities
@@ -294,3 +294,30 @@ def test_the_answer_serializes_its_new_fields(edition_pipeline: Pipeline) -> Non
 )
 def test_item_number(text: str, number: int | None) -> None:
     assert item_number(text) == number
+
+
+def _quote(unit: int, original: str, kind: str = "sentence") -> Quote:
+    return Quote(unit, 0, original, original, kind, 1.0 - unit / 100, 0.9, True)
+
+
+def test_a_months_other_timeline_entries_join_the_direct_answer() -> None:
+    from rag.answer import _with_same_month
+
+    may_1, may_2 = _quote(1, "・2025年5月⇒百度も続き「心響」をリリース。"), _quote(2, "・2025年5月⇒天工が転換。")
+    june, row = _quote(3, "・2025年6月⇒ナノAIサーチが発表。"), _quote(4, "7 | 2025年5月 | 政策", "row")
+    prose = _quote(5, "2024年に比べて2025年5月には倍増した。")
+    stating = [may_1, june, may_2, row, prose]
+    asked = quantities("2025年5月", words=True)
+    quotes, lead = _with_same_month([may_1, june], stating, asked)
+    assert lead == 2 and quotes == [may_1, may_2, june]
+    # An entry of another month, a row and a sentence mentioning the month further on are not entries of it.
+    assert _with_same_month([june, may_1], stating, asked) == ([june, may_1], 1)
+
+
+def test_a_quote_on_other_rounds_is_ranked_down() -> None:
+    from rag.answer import _on_other_rounds
+
+    header = _quote(1, "第1回の審査登録(14件) |  | 第2回の審査登録(11件)", "row")
+    later = _quote(2, "第3回及び第4回の審査登録(23件) |  | 第5回の審査登録(19件)", "row")
+    plain = _quote(3, "深度求索 | DeepseekChat", "row")
+    assert _on_other_rounds(header, {5}) and not _on_other_rounds(later, {5}) and not _on_other_rounds(plain, {5})

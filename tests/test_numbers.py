@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.numbers import mentioned, quantities, render, render_date, same_value
+from rag.numbers import mentioned, quantities, render, render_date, rounds, same_value
 
 
 def one(text: str) -> tuple[float, str]:
@@ -147,3 +147,19 @@ def test_render_date() -> None:
 def test_a_number_asked_as_a_limit_is_stated_by_a_value_beyond_it(asked: str, stated: str, agrees: bool) -> None:
     (limit,) = [q for q in quantities(asked) if q.bound]
     assert mentioned(limit, stated) is agrees
+
+
+@pytest.mark.parametrize(
+    ("text", "places"),
+    [
+        ("第3回及び第4回の審査登録を通過した企業", {3, 4}),
+        ("第五批通过备案的产品", {5}),
+        ("How many passed the fifth round?", {5}),
+        ("the 2nd batch", {2}),
+        ("round 3 of registrations", {3}),
+        ("第15次5か年計画", set()),  # a plan's number, not a round
+        ("the first half of 2025", set()),
+    ],
+)
+def test_rounds_are_read_by_their_place(text: str, places: set[int]) -> None:
+    assert rounds(text) == places

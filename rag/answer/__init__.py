@@ -5,7 +5,7 @@ metadata; help; or an abstention when the report does not cover the question."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -29,6 +29,7 @@ from rag.answer.quotes import (
     QuoteScorer,
     answering,
     content_positions,
+    is_duplicate,
     item_number,
     pick,
     row_number,
@@ -41,7 +42,7 @@ from rag.answer.replies import help_answer, meta_answer
 from rag.index import Index
 from rag.intents import Intent, answer_type, asks_money, asks_quantity, asks_share, list_position
 from rag.lang import LANGUAGES
-from rag.numbers import Quantity, is_amount, quantities, same_value
+from rag.numbers import Quantity, is_amount, quantities, rounds, same_value
 from rag.retrieve import Scored
 from rag.types import Answer, Chunk, Citation, Hit
 
@@ -58,6 +59,10 @@ RULED_OUT = -1.0  # the coverage of a question a rule refuses: below every thres
 BULLET = "👉"
 LEADING_MARKS_RE = re.compile(r"^(?:-\s*)?(?:👉|・|◆)\s*")
 SMALL_TABLE_ROWS = 6  # a table with this many rows or fewer is quoted whole when asked what it holds
+# Asked why or how, the direct answer takes the rest of its line (a bullet's sentences make one point). For
+# list and other questions too it changed 15 tuning answers for one more key fact, most of them only longer.
+CONTINUED_TYPES = ("why",)
+SAME_MONTH_LINES = 3  # at most this many timeline entries of one month lead an answer
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,8 @@ class AnswerConfig:
     agree_margin: float = 0.075
     # Bonus for a quote holding what a follow-up itself asks about.
     focus_weight: float = 0.2
-    # Bonus for the list item a question asks for by position ("the third one"): marked with that number.
+    # Bonus for the list item a question asks for by position ("the third one"): marked with that number; and
+    # a malus for a quote naming only rounds other than the one asked about (第5回, the fifth round).
     item_weight: float = 0.2
     # Abstain when the leading passage holds less than this share of the question's key terms, per language.
     abstain_below: dict[str, float] = field(default_factory=lambda: {"ja": 0.0, "en": 0.0, "zh": 0.0})
@@ -96,6 +102,7 @@ class Evidence:
     # name_elsewhere, no_quote
     wanted: int | None = None  # the list position the question asks for ("the third one"), if any
     focus: tuple[str, ...] = ()  # the terms a follow-up itself asks about ("dedicated" in "how many were dedicated?")
+    lead: int = 1  # how many of the quotes make up the direct answer (the lines of one asked-for month)
 
 
 class ExtractiveAnswerer:
@@ -170,9 +177,11 @@ class ExtractiveAnswerer:
         before = set(key_terms(scored.previous, language, reader.lexical)) if scored.previous else set()
         new_terms = [t for t in focus_terms if t not in before] or focus_terms
         if scored.focus:
-            candidates = self._towards_focus(candidates, reader, focus_terms, asked_numbers(scored.focus, words=True))
+            candidates = self._towards_focus(candidates, reader, new_terms, asked_numbers(scored.focus, words=True))
         if wanted is not None:
             candidates = self._towards_item(candidates, wanted)
+        if asked_rounds := rounds(question):  # a quote on other rounds answers another question: ranked down
+            candidates = _lifted(candidates, -self.config.item_weight, lambda q: _on_other_rounds(q, asked_rounds))
         tokens = {q.unit: self.scorer.unit_tokens(reader, q.unit) for q in candidates}
         unconstrained = pick(candidates, kind, terms, tokens, self.config.support_margin)
         if not unconstrained:
@@ -202,41 +211,65 @@ class ExtractiveAnswerer:
         quotes = pick(
             [direct, *(q for q in candidates if q is not direct)], kind, terms, tokens, self.config.support_margin
         )
+        if scored.focus and not focus_terms:  # a follow-up that only names another month ("5月は？")
+            quotes, lead = _with_same_month(quotes, answering(candidates, kind), asked_numbers(question, words=True))
+        elif kind in CONTINUED_TYPES:
+            quotes, lead = self._with_rest_of_line(quotes, candidates)
+        else:
+            lead = 1
         # Once told to set the report aside, what is left must ask about the report in words of its own.
         if rest != question and (not asks(rest, language) or not set(terms) & tokens[quotes[0].unit]):
             return Evidence(quotes, terms, RULED_OUT, "set_aside")
         held = reader.passage_tokens(quotes[0].position)
         if wanted is not None:  # an item is read within its list, whose other passages say what the list is of
             held = held.union(*(reader.passage_tokens(p) for p in self._same_list(quotes[0].position)))
-        return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None, wanted, tuple(new_terms))
+        return Evidence(quotes, terms, coverage(terms, held, reader.lexical), None, wanted, tuple(new_terms), lead)
 
     def _towards_focus(
         self, candidates: list[Quote], reader: Reader, focus: Sequence[str], numbers: Sequence[Quantity]
     ) -> list[Quote]:
-        """Quotes holding what a follow-up itself asks about ranked up: "付与数は？" after a question about
-        applications wants the sentence on grants, not the one on applications again; "5月は？" the line of May."""
+        """Quotes holding what a follow-up itself asks about ranked up, by how much of it they hold: "付与数は？"
+        after a question about applications wants the sentence on grants, not the one on applications again;
+        "5月は？" the line of May; "那2023年10月的算力基础设施行动计划呢？" the row holding all of it, not the earlier
+        row sharing 基础设施."""
+
+        def share(q: Quote) -> float:
+            # How much of what the follow-up names the quote holds: its words (weighed by rarity), its numbers.
+            parts = []
+            if focus:
+                parts.append(coverage(focus, self.scorer.unit_tokens(reader, q.unit), reader.lexical))
+            if numbers:
+                parts.append(float(all(any(_states(s, n) for s in stated(q.original)) for n in numbers)))
+            return sum(parts) / len(parts) if parts else 0.0
+
         weight = self.config.focus_weight
+        return sorted((replace(q, score=q.score + weight * share(q)) for q in candidates), key=lambda q: -q.score)
 
-        def holds(q: Quote) -> bool:
-            held = self.scorer.unit_tokens(reader, q.unit)
-            if any(t in held for t in focus):
-                return True
-            return bool(numbers) and all(any(_states(s, n) for s in stated(q.original)) for n in numbers)
-
-        def lifted(q: Quote) -> Quote:
-            return replace(q, score=q.score + weight) if holds(q) else q
-
-        return sorted((lifted(q) for q in candidates), key=lambda q: -q.score)
+    def _with_rest_of_line(self, quotes: list[Quote], candidates: Sequence[Quote]) -> tuple[list[Quote], int]:
+        """The direct answer with the sentences after it on its line: a slide's bullet is one point, and asked why
+        or how, its first sentence often states the problem and the next one the answer ("技術の断片化：…に直面。
+        中国はオープンソース戦略で…")."""
+        direct = quotes[0]
+        if direct.kind != "sentence":
+            return quotes, 1
+        chunk = self.index.chunks[direct.position]
+        units = self._units(chunk)
+        line = next((x for x in chunk.text.split("\n") if direct.original in x), "")
+        after = line[line.index(direct.original) + len(direct.original) :] if line else ""
+        by_unit = {q.unit: q for q in candidates}
+        lead = [direct]
+        for u in units[units.index(direct.unit) + 1 :]:
+            text = self.index.unit_texts[u]
+            if u not in by_unit or text not in after:
+                break
+            lead.append(by_unit[u])
+            after = after[after.index(text) + len(text) :]
+        return lead + [q for q in quotes[1:] if all(q.unit != other.unit for other in lead)], len(lead)
 
     def _towards_item(self, candidates: list[Quote], wanted: int) -> list[Quote]:
         """The item a question asks for by its place in a list ranked up: the line or row marked with that
         number (⑥, "3.", "(3)"), or the lines under a sub-heading marked with it."""
-        weight = self.config.item_weight
-
-        def lifted(q: Quote) -> Quote:
-            return replace(q, score=q.score + weight) if self._item_of(q) == wanted else q
-
-        return sorted((lifted(q) for q in candidates), key=lambda q: -q.score)
+        return _lifted(candidates, self.config.item_weight, lambda q: self._item_of(q) == wanted)
 
     def _list_key(self, position: int) -> tuple[str, ...]:
         """What the passages of one list share: their table, or their parent heading, in one section."""
@@ -297,7 +330,7 @@ class ExtractiveAnswerer:
                 heading = reader.heading(quote.position)
                 shown = f"{heading}{': ' if language == 'en' else '：'}{shown}"
                 text, original = f"{heading}\n{text}", f"{chunk.heading_path[-1]}\n{original}"
-            if n == 1:
+            if n <= evidence.lead:
                 # A follow-up's span is the one by what it asks about itself, when the quote holds that.
                 shown_tokens = set(reader.tokenize(shown))
                 near = [t for t in evidence.focus if t in shown_tokens] or evidence.terms
@@ -316,7 +349,7 @@ class ExtractiveAnswerer:
             citations.append(self._citation(n, reader, chunk, text, original))
         return Answer(
             question, language, "\n".join(lines), False, tuple(citations), tuple(hits), intent=intent.kind,
-            span=span_text,
+            span=span_text, direct=evidence.lead,
         )  # fmt: skip
 
     def _display(self, reader: Reader, quote: Quote) -> str:
@@ -476,6 +509,52 @@ def _states(stated: Quantity, asked: Quantity) -> bool:
     (2022, as English writes it) as a year; the 6 of "No. 6" is not June."""
     same_kind = stated.unit == asked.unit or (stated.unit == "year" and not is_amount(asked))
     return same_kind and same_value(stated, asked)
+
+
+def _lifted(candidates: list[Quote], weight: float, holds: Callable[[Quote], bool]) -> list[Quote]:
+    """The candidates with ``weight`` added to those that ``holds``, best first."""
+    return sorted((replace(q, score=q.score + weight) if holds(q) else q for q in candidates), key=lambda q: -q.score)
+
+
+def _with_same_month(
+    quotes: list[Quote], stating: Sequence[Quote], asked: Sequence[Quantity]
+) -> tuple[list[Quote], int]:
+    """The quotes with every other timeline entry of the asked-for month (and year) beside the direct answer, and
+    how many lead: a timeline may list two events under one month ("5月は？"), and quoting one answers half. An
+    entry opens with its date ("・2025年5月⇒…"); a table row or sentence that mentions the month further on is
+    keyed by something else."""
+    dates = [n for n in asked if not is_amount(n)]  # the month, and the year (2025 as English writes it)
+    direct = quotes[0]
+
+    def dated(q: Quote) -> bool:
+        opening = _opening_date(q.original)
+        return bool(opening) and all(any(_states(s, n) for s in opening) for n in dates)
+
+    if not any(n.unit == "month" for n in dates) or not dated(direct):
+        return quotes, 1
+    lead = [direct]
+    for q in stating:
+        if len(lead) < SAME_MONTH_LINES and q.kind == direct.kind and dated(q) and not is_duplicate(q, lead):
+            lead.append(q)
+    return lead + [q for q in quotes[1:] if all(q.unit != other.unit for other in lead)], len(lead)
+
+
+def _opening_date(text: str) -> list[Quantity]:
+    """The date a line opens with ("・2025年5月⇒…": the year and month), or nothing when it opens otherwise."""
+    line = LEADING_MARKS_RE.sub("", text)
+    found, end = [], 0
+    for q in quantities(line):
+        if is_amount(q) or q.start > end + 1:  # the date ends where anything else begins
+            break
+        found.append(q)
+        end = q.end
+    return found
+
+
+def _on_other_rounds(quote: Quote, asked: set[int]) -> bool:
+    """Whether a quote names rounds (第3回及び第4回), none of them one of ``asked``."""
+    named = rounds(quote.original)
+    return bool(named) and not named & asked
 
 
 def _same_table(chunk: Chunk, other: Chunk) -> bool:
