@@ -321,3 +321,14 @@ def test_a_quote_on_other_rounds_is_ranked_down() -> None:
     later = _quote(2, "第3回及び第4回の審査登録(23件) |  | 第5回の審査登録(19件)", "row")
     plain = _quote(3, "深度求索 | DeepseekChat", "row")
     assert _on_other_rounds(header, {5}) and not _on_other_rounds(later, {5}) and not _on_other_rounds(plain, {5})
+
+
+def test_a_capitalised_name_the_report_never_writes_is_unknown() -> None:
+    from rag.answer.coverage import capitalised_names, unknown_names
+
+    report = "Moonshot released Tongyi Qwen in China; the US and Germany."
+    assert unknown_names("What did Moonshot AI's Kimi earn in 2024?", report) == ["Kimi"]
+    assert unknown_names("How much has Microsoft invested in China?", report) == ["Microsoft"]
+    # One known word makes the run known (the edition writes Tongyi Qwen); a place's adjective is no name.
+    assert unknown_names("When was Tongyi Qianwen released?", report) == []
+    assert capitalised_names("Which American and German firms did Unitree meet? What next?") == [["Unitree"]]

@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from rag.intents import PLACE_RE, SECTION_RE
+from rag.intents import PLACE_RE, PLACES, SECTION_RE
 from rag.lang import HAN_WORD_RE
 from rag.lexical import LexicalIndex, japanese_nouns, tokenize
 from rag.numbers import Quantity, quantities
@@ -145,8 +145,31 @@ def _shaped(word: str) -> bool:
 
 
 def unknown_names(question: str, report_text: str) -> list[str]:
-    """Names in the question that occur nowhere in the report (``report_text``: the original and its editions)."""
-    return [name for name in names_in(question) if not mentions(report_text, name)]
+    """Names in the question that occur nowhere in the report (``report_text``: the original and its editions),
+    and capitalised English names none of whose words it has: the English edition writes Moonshot or Tongyi as
+    the report names them, so a name it never writes (Microsoft, Kimi) the report does not mention."""
+    unknown = [name for name in names_in(question) if not mentions(report_text, name)]
+    for run in capitalised_names(question):
+        if not any(mentions(report_text, word) for word in run):  # Tongyi Qianwen: the edition writes Tongyi Qwen
+            unknown.append(" ".join(run))
+    return unknown
+
+
+def capitalised_names(question: str) -> list[list[str]]:
+    """Runs of capitalised Latin words inside a sentence (Tongyi Qianwen, Microsoft), less common words (What,
+    January, AI) and adjectives of places (American: the stem of America)."""
+    runs: list[list[str]] = []
+    for m in re.finditer(r"(?<![.?!:;\"“(]\s)(?<!^)\b[A-Z][a-z]{2,}(?:[\s-]+[A-Z][a-z]{2,})*\b", question.strip()):
+        words = [w for w in re.split(r"[\s-]+", m.group(0)) if w not in COMMON_CAPITALS and not _of_a_place(w)]
+        if words:
+            runs.append(words)
+    return runs
+
+
+def _of_a_place(word: str) -> bool:
+    """Whether ``word`` is a place's adjective: it begins with the place less its last letter (American, Chinese,
+    Japanese, German), so Unitree is not of the United States."""
+    return any(word.startswith(place[:-1]) for place in PLACES if len(place) >= 5 and place.isalpha())
 
 
 def uses(report_text: str, term: str, lexical: LexicalIndex) -> bool:
