@@ -268,8 +268,9 @@ ROUND_RES = (
 def rounds(text: str) -> set[int]:
     """The places of the rounds or batches ``text`` names: {3, 4} for 第3回及び第4回, {5} for "the fifth round"."""
     found: set[int] = set()
+    text = normalize_width(text)
     for pattern in ROUND_RES:
-        for m in pattern.finditer(normalize_width(text)):
+        for m in pattern.finditer(text):
             word = m.group(1).lower()
             if word.isdigit():
                 found.add(int(word))

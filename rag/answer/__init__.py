@@ -181,7 +181,8 @@ class ExtractiveAnswerer:
         if wanted is not None:
             candidates = self._towards_item(candidates, wanted)
         if asked_rounds := rounds(question):  # a quote on other rounds answers another question: ranked down
-            candidates = _lifted(candidates, -self.config.item_weight, lambda q: _on_other_rounds(q, asked_rounds))
+            malus = -self.config.item_weight
+            candidates = _lifted(candidates, lambda q: malus if _on_other_rounds(q, asked_rounds) else 0.0)
         tokens = {q.unit: self.scorer.unit_tokens(reader, q.unit) for q in candidates}
         unconstrained = pick(candidates, kind, terms, tokens, self.config.support_margin)
         if not unconstrained:
@@ -243,7 +244,7 @@ class ExtractiveAnswerer:
             return sum(parts) / len(parts) if parts else 0.0
 
         weight = self.config.focus_weight
-        return sorted((replace(q, score=q.score + weight * share(q)) for q in candidates), key=lambda q: -q.score)
+        return _lifted(candidates, lambda q: weight * share(q))
 
     def _with_rest_of_line(self, quotes: list[Quote], candidates: Sequence[Quote]) -> tuple[list[Quote], int]:
         """The direct answer with the sentences after it on its line: a slide's bullet is one point, and asked why
@@ -264,12 +265,13 @@ class ExtractiveAnswerer:
                 break
             lead.append(by_unit[u])
             after = after[after.index(text) + len(text) :]
-        return lead + [q for q in quotes[1:] if all(q.unit != other.unit for other in lead)], len(lead)
+        return _leading(lead, quotes)
 
     def _towards_item(self, candidates: list[Quote], wanted: int) -> list[Quote]:
         """The item a question asks for by its place in a list ranked up: the line or row marked with that
         number (⑥, "3.", "(3)"), or the lines under a sub-heading marked with it."""
-        return _lifted(candidates, self.config.item_weight, lambda q: self._item_of(q) == wanted)
+        weight = self.config.item_weight
+        return _lifted(candidates, lambda q: weight if self._item_of(q) == wanted else 0.0)
 
     def _list_key(self, position: int) -> tuple[str, ...]:
         """What the passages of one list share: their table, or their parent heading, in one section."""
@@ -511,9 +513,14 @@ def _states(stated: Quantity, asked: Quantity) -> bool:
     return same_kind and same_value(stated, asked)
 
 
-def _lifted(candidates: list[Quote], weight: float, holds: Callable[[Quote], bool]) -> list[Quote]:
-    """The candidates with ``weight`` added to those that ``holds``, best first."""
-    return sorted((replace(q, score=q.score + weight) if holds(q) else q for q in candidates), key=lambda q: -q.score)
+def _lifted(candidates: list[Quote], bonus: Callable[[Quote], float]) -> list[Quote]:
+    """The candidates with their ``bonus`` added to their scores (a malus when negative), best first."""
+    return sorted((replace(q, score=q.score + b) if (b := bonus(q)) else q for q in candidates), key=lambda q: -q.score)
+
+
+def _leading(lead: list[Quote], quotes: list[Quote]) -> tuple[list[Quote], int]:
+    """The quotes with ``lead`` (the direct answer and what joins it) first, and how many lead."""
+    return lead + [q for q in quotes[1:] if all(q.unit != other.unit for other in lead)], len(lead)
 
 
 def _with_same_month(
@@ -536,7 +543,7 @@ def _with_same_month(
     for q in stating:
         if len(lead) < SAME_MONTH_LINES and q.kind == direct.kind and dated(q) and not is_duplicate(q, lead):
             lead.append(q)
-    return lead + [q for q in quotes[1:] if all(q.unit != other.unit for other in lead)], len(lead)
+    return _leading(lead, quotes)
 
 
 def _opening_date(text: str) -> list[Quantity]:
