@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.numbers import MONEY
+
 # Countries and regions in the three languages: a follow-up naming one swaps it for the previous question's, and
 # a question about one the report never mentions is not answered.
 PLACES = (
@@ -298,6 +300,20 @@ HOW_MUCH_RE = re.compile(
 
 def asks_money(question: str) -> bool:
     return bool(HOW_MUCH_RE.search(question) and MONEY_RE.search(question))
+
+
+RATIO_RE = re.compile(r"何\s*倍|[多几]少?\s*倍|\bhow many times\b|\bhow many-fold\b", re.IGNORECASE)
+
+
+def asked_units(question: str) -> frozenset[str]:
+    """The units of the amount a question asks for: a percentage for a share, a ratio for "何倍", a sum of money
+    for "how much" with money words; empty when it names none."""
+    units = {"percent"} if asks_share(question) else set()
+    if RATIO_RE.search(question):
+        units.add("times")
+    if asks_money(question):
+        units |= MONEY
+    return frozenset(units)
 
 
 def answer_type(question: str) -> str:

@@ -56,16 +56,18 @@ def _han_side(ch: str) -> int:
 
 def detect_language(text: str) -> str:
     """Return "ja", "zh" or "en". Any kana means Japanese; Han without kana is Chinese when it has more
-    Chinese-only characters (forms or function words) than Japanese-only ones, else Japanese; otherwise
-    Latin script means English."""
+    Chinese-only characters (forms or function words) than Japanese-only ones, or as many and a sentence's
+    ？ or ，, else Japanese; otherwise Latin script means English."""
     if KANA_RE.search(text):
         return "ja"
     han = HAN_RE.findall(text)
     latin = LATIN_RE.findall(text)
     # A Han character carries about a word, so it outweighs a few Latin letters.
     if han and len(han) * 3 >= len(latin):
-        # Kanji-only text with no telling character is read as the report's own language.
-        return "zh" if sum(_han_side(ch) for ch in han) > 0 else "ja"
+        side = sum(_han_side(ch) for ch in han)
+        # Kanji-only text with no telling character is read as the report's own language, unless it is punctuated
+        # as a sentence: Japanese needs kana to ask or to join clauses (か, 、), Chinese asks with ？ and joins with ，.
+        return "zh" if side > 0 or (side == 0 and re.search(r"[?,]", unicodedata.normalize("NFKC", text))) else "ja"
     return "en"
 
 

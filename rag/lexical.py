@@ -117,6 +117,44 @@ def japanese_nouns(text: str) -> list[str]:
     return nouns + [t for t in LATIN_TOKEN_RE.findall(text.lower()) if t not in LATIN_STOPWORDS]
 
 
+@lru_cache(maxsize=1)
+def _jieba() -> Any:
+    try:
+        import jieba
+        import jieba.posseg
+    except ImportError as exc:  # pragma: no cover - a required dependency
+        raise DependencyError("jieba is missing: pip install jieba") from exc
+    jieba.setLogLevel(logging.WARNING)  # it announces loading its dictionary on stderr
+    return jieba.posseg.POSTokenizer(jieba.Tokenizer())
+
+
+_JIEBA_LOCK = threading.Lock()
+
+
+def chinese_words(text: str) -> list[tuple[str, str]]:
+    """jieba's words of Chinese text (NFKC) with their part of speech (ns: a place, n: a noun, v: a verb...)."""
+    with _JIEBA_LOCK:  # its tokenizer loads its dictionary on first use: once, whichever thread comes first
+        return [(w.word, w.flag) for w in _jieba().cut(unicodedata.normalize("NFKC", text))]
+
+
+def load_segmenter_in_background() -> None:
+    """Load jieba's dictionary (about 1.5 s) off the request path, so the first Chinese question does not wait."""
+    threading.Thread(target=chinese_words, args=("中文",), name="jieba-load", daemon=True).start()
+
+
+def places_named(text: str, language: str) -> list[str]:
+    """The place names a segmenter finds in Chinese or Japanese text (贵州省, 新加坡, シンガポール): its dictionary
+    knows far more places than any list here."""
+    if language == "zh":
+        return [w for w, flag in chinese_words(text) if flag == "ns" and len(w) > 1]
+    if language == "ja":
+        tokenizer = _sudachi()
+        with _SUDACHI_LOCK:
+            return [m.surface() for m in tokenizer.tokenize(unicodedata.normalize("NFKC", text))
+                    if tuple(m.part_of_speech()[1:3]) == ("固有名詞", "地名")]  # fmt: skip
+    return []
+
+
 # Function words of English questions and passages; with them out, BM25 weighs what a question is about.
 ENGLISH_STOPWORDS = LATIN_STOPWORDS - {"china", "chinese", "report"} | frozenset(
     "am has have had having i me my we our you your he him his she her they them their these those there here "

@@ -21,6 +21,7 @@ from rag.followup import focus_of, standalone_question
 from rag.index import Index, build_index, identity, load_index
 from rag.intents import classify
 from rag.lang import clean_history, clean_question, detect_language
+from rag.lexical import load_segmenter_in_background
 from rag.llm.generate import make_generator
 from rag.retrieve import RetrievalConfig, Retriever, Scored
 from rag.types import Answer, Hit
@@ -77,6 +78,7 @@ class Pipeline:
         if build:
             build_index(report, embedder, settings.index_dir, show_progress=show_progress)
         index = load_index(settings.index_dir, expected)
+        load_segmenter_in_background()
         return cls(settings, report, embedder, index)
 
     def search(

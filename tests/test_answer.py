@@ -68,7 +68,7 @@ def test_an_amount_with_its_unit_before_a_bare_number_and_a_share_as_a_percentag
     anchors = {"人才": 2.0, "顶尖": 2.0}
     span = asked_span(text, "amount", [], anchors)
     assert span is not None and span.text != "1"  # the 1 of 顶尖1 names no amount
-    shares = asked_span("共3,755个模型，其中中国占40%。", "amount", [], {"模型": 1.0}, share=True)
+    shares = asked_span("共3,755个模型，其中中国占40%。", "amount", [], {"模型": 1.0}, frozenset({"percent"}))
     assert shares is not None and shares.text == "40%"
     assert asks_share("中国的AI人才占全球多少？") and asks_share("What share of top AI talent is in China?")
     assert not asks_share("How many AI models did China have?")
@@ -332,3 +332,35 @@ def test_a_capitalised_name_the_report_never_writes_is_unknown() -> None:
     # One known word makes the run known (the edition writes Tongyi Qwen); a place's adjective is no name.
     assert unknown_names("When was Tongyi Qianwen released?", report) == []
     assert capitalised_names("Which American and German firms did Unitree meet? What next?") == [["Unitree"]]
+
+
+def test_a_place_a_segmenter_finds_that_the_report_never_mentions_is_unknown() -> None:
+    from rag.answer.coverage import unknown_names
+
+    report = "広東省と北京の政策。广东省出台了政策。Singapore"
+    assert unknown_names("贵州省出台了哪些人工智能政策？", report, "zh") == ["贵州省"]
+    assert unknown_names("广东省出台了哪些人工智能政策？", report, "zh") == []
+    assert unknown_names("シンガポールのAI投資額は？", report, "ja") == ["シンガポール"]
+    assert unknown_names("広東省の政策は？", report, "ja") == []
+
+
+def test_the_span_is_in_the_unit_asked_for_and_the_column_of_the_place_asked_about() -> None:
+    from rag.answer.compose import named_label_end
+    from rag.intents import asked_units
+
+    assert asked_units("2024年の米国の民間AI投資額は中国の何倍ですか？") == {"times"}
+    assert asked_units("What share of private AI investment did the US have?") == {"percent"}
+    assert "usd" in asked_units("How much private investment went to AI in China, in dollars?")
+    ratio = asked_span("米国は1091億ドルで、中国の約12倍。", "amount", [], {"米国": 1.0}, asked_units("何倍ですか"))
+    assert ratio is not None and ratio.text == "12倍"
+    header = ["Item", "China", "US"]
+    shown = "Item: Private AI investment; China: $9.3 billion (6.1%); US: $109.1 billion (71.7%)"
+    end = named_label_end(shown, header, "en")
+    assert end == len("Item: Private AI investment")
+    share = frozenset({"percent"})
+    # The label's words are every cell's: the place asked about tells the cell, a whole word ("us" of "use" is not).
+    us = asked_span(shown, "amount", [], {"privat": 2.0, "invest": 2.0, "us": 2.0}, share, label_end=end)
+    china = asked_span(shown, "amount", [], {"privat": 2.0, "invest": 2.0, "china": 2.0}, share, label_end=end)
+    assert us is not None and us.text == "71.7%" and china is not None and china.text == "6.1%"
+    # A row shown as bare cells has no label: its first cell may be the value asked for.
+    assert named_label_end("第1回(14件); 第2回(11件)", ["", ""], "en") == 0

@@ -20,6 +20,9 @@ from rag.lang import clean_question, detect_language
         ("写真", "ja"),  # 写 is simplified Chinese and Japanese alike: no evidence, the report's language
         ("経済産業省", "ja"),  # 経 済 産: Japanese forms Chinese writes otherwise
         ("国際協力", "ja"),  # 際 協 are traditional Chinese too, so they do not tip it either way
+        # Kanji only, no telling form, but asked and punctuated as Chinese is (Japanese would need kana: か, 、).
+        ("在注目AI模型数量上，中国与法国相比如何？", "zh"),
+        ("人工知能産業規模", "ja"),
         ("How large is China's core AI industry?", "en"),
         ("What share does 中国 have of AI patents?", "en"),
     ],

@@ -76,6 +76,19 @@ def test_real_abstains_on_what_the_report_does_not_hold(real_pipeline) -> None:
 
 
 @pytest.mark.integration
+def test_real_asked_for_a_share_the_direct_answer_states_a_percentage(real_pipeline) -> None:
+    # The summary's sentence on private investment states amounts only; the row in 5-2 states the shares too.
+    answer = real_pipeline.ask("2024年中国民间AI投资额是多少？占全球的比例是多少？")
+    assert "6.1%" in answer.citations[0].original and "93億ドル" in answer.citations[0].original
+
+
+@pytest.mark.integration
+def test_real_a_place_the_report_never_mentions_is_refused(real_pipeline) -> None:
+    assert real_pipeline.ask("贵州省出台了哪些人工智能政策？").abstained  # the report lists other provinces' policies
+    assert not real_pipeline.ask("广东省2024年6月出台的人工智能政策叫什么名字？").abstained
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("question", "history", "section", "held"),
     [

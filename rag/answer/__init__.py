@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from rag.answer.compose import asked_span, mark, quote_marks, row_label, row_text, untranslated_note
+from rag.answer.compose import asked_span, mark, named_label_end, quote_marks, row_label, row_text, untranslated_note
 from rag.answer.coverage import (
     STRUCTURE_RE,
     asked_numbers,
@@ -35,12 +35,22 @@ from rag.answer.quotes import (
     row_number,
     stated,
     states_amount,
+    states_share,
     unit_kind,
 )
 from rag.answer.reader import Reader
 from rag.answer.replies import help_answer, meta_answer
 from rag.index import Index
-from rag.intents import Intent, answer_type, asks_money, asks_quantity, asks_share, list_position
+from rag.intents import (
+    PLACE_RE,
+    Intent,
+    answer_type,
+    asked_units,
+    asks_money,
+    asks_quantity,
+    asks_share,
+    list_position,
+)
 from rag.lang import LANGUAGES
 from rag.numbers import Quantity, is_amount, quantities, rounds, same_value
 from rag.retrieve import Scored
@@ -187,21 +197,21 @@ class ExtractiveAnswerer:
         unconstrained = pick(candidates, kind, terms, tokens, self.config.support_margin)
         if not unconstrained:
             return Evidence([], terms, RULED_OUT, "no_quote")
-        if unknown_names(question, self.report_text):
+        if unknown_names(question, self.report_text, language):
             return Evidence([], terms, RULED_OUT, "unknown_name")
         if terms and not any(uses(self.report_lower, t, reader.lexical) for t in terms):
             # Not one of the question's words is in the report, in any language ("Tell me a joke").
             return Evidence([], terms, RULED_OUT, "unknown_terms")
         asked, names = asked_numbers(question), names_in(question)
         best = unconstrained[0].score
-        direct = next(
-            (
-                q
-                for q in answering(candidates, kind)
-                if q.score >= best - self.config.agree_margin and self._agrees(q.position, asked, names)
-            ),
-            None,
-        )
+        agreeing = [
+            q
+            for q in answering(candidates, kind)
+            if q.score >= best - self.config.agree_margin and self._agrees(q.position, asked, names)
+        ]
+        if kind == "amount" and asks_share(question):  # asked how large a share, a percentage answers it
+            agreeing.sort(key=lambda q: not states_share(q.original))
+        direct = agreeing[0] if agreeing else None
         if direct is None:
             return Evidence([], terms, RULED_OUT, "missing_number" if asked else "name_elsewhere")
         # A follow-up on a new topic ("主な収入源は？" after prices) asks in its own words, not the earlier question's.
@@ -337,8 +347,12 @@ class ExtractiveAnswerer:
                 shown_tokens = set(reader.tokenize(shown))
                 near = [t for t in evidence.focus if t in shown_tokens] or evidence.terms
                 anchors = {t: reader.lexical.idf(t) for t in near}
+                # A place the question names tells its cell or clause apart more than any word ("the US" share).
+                anchors |= dict.fromkeys(PLACE_RE.findall(question), max(anchors.values(), default=1.0))
                 row = row_number(original) if quote.kind == "row" else None
-                span = asked_span(shown, kind, asked, anchors, asks_share(question), row)
+                header = reader.header_cells(quote.position) if quote.kind == "row" else []
+                label_end = named_label_end(shown, header, language)
+                span = asked_span(shown, kind, asked, anchors, asked_units(question), row, label_end)
                 span_text = span.text if span is not None else None
                 untranslated = reader.translated and not quote.translated
                 note = untranslated_note(quote.original, span, language) if untranslated else ""

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from rag.answer.messages import MESSAGES
 from rag.chunking import CELL_SEPARATOR
+from rag.intents import PLACES
 from rag.numbers import DATE_PARTS, Quantity, is_amount, quantities, render, same_value
 
 # A cell left empty or holding a dash says nothing.
@@ -46,14 +47,18 @@ def asked_span(
     answer_type: str,
     asked: Sequence[Quantity],
     anchors: Mapping[str, float],
-    share: bool = False,
+    units: frozenset[str] = frozenset(),
     row: int | None = None,
+    label_end: int = 0,
 ) -> Quantity | None:
     """The amount (or date) in ``text`` that answers: of the kind asked for, not one the question itself names,
     and the closest to where the question's terms occur, rarer terms counting more (``anchors``: term -> weight):
     "企業" is next to both 490万社 and 6000社, "登録件数" only to the first. An amount with its unit (12.0%, 490万社)
-    before a bare number (the 1 of "トップ1人材"); a percentage when the question asks for a ``share``; never
-    the ``row``'s own number in its table ("No.: 5")."""
+    before a bare number (the 1 of "トップ1人材"); one in the ``units`` the question asks for (a percentage for a
+    share, a ratio for 何倍, a sum of money for "how much" investment) before others; never
+    the ``row``'s own number in its table ("No.: 5"). A row's label (its first ``label_end`` characters) names
+    what all its cells are about, so the question's terms there tell no cell apart: "美国" in the US column's name
+    does ("项目：民间AI投资额；中国：93亿美元(6.1%)；美国：1,091亿美元(71.7%)")."""
     if answer_type not in ("amount", "date"):
         return None
     found = [
@@ -65,13 +70,16 @@ def asked_span(
     ]
     if answer_type == "amount":
         found = [q for q in found if q.unit] or found
-        if share:
-            found = [q for q in found if q.unit == "percent"] or found
+        found = [q for q in found if q.unit in units] or found
     if not found:
         return None
     lowered = text.lower()
-    places = {a: [m.start() for m in re.finditer(re.escape(a.lower()), lowered)] for a in anchors if len(a) > 1}
+    # A Latin term from a word's start (the stem "invest" of "investment"; "ai" is not in "trails"), a place whole
+    # ("us" is not in "use").
+    places = {a: [m.start() for m in re.finditer(_anchor_pattern(a.lower()), lowered)] for a in anchors if len(a) > 1}
     places = {a: at for a, at in places.items() if at}
+    in_cells = {a: kept for a, at in places.items() if (kept := [p for p in at if p >= label_end])}
+    places = in_cells or places
     if not places:
         return found[0]
 
@@ -88,6 +96,20 @@ def asked_span(
         return sum(anchors[a] / (1 + min(gap(q, a, p) for p in at) / SPAN_REACH) for a, at in places.items())
 
     return max(found, key=closeness)
+
+
+def _anchor_pattern(term: str) -> str:
+    if not term.isascii():
+        return re.escape(term)
+    return rf"(?<![a-z0-9]){re.escape(term)}" + (r"(?![a-z])" if term.upper() in PLACES else "")
+
+
+def named_label_end(shown: str, header: Sequence[str], language: str) -> int:
+    """Where the label of a row shown as "column: value" pairs ends (its first pair); 0 for a row shown as bare
+    cells, whose first cell may be a value (第1回…(14件))."""
+    first = shown.split(CELL_JOIN[language], 1)[0]
+    named = bool(header) and bool(header[0].strip()) and first.startswith(header[0].strip() + LABEL_JOIN[language])
+    return len(first) if named else 0
 
 
 def mark(text: str, span: Quantity | None) -> str:

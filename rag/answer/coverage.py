@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from rag.intents import PLACE_RE, PLACES, SECTION_RE
 from rag.lang import HAN_WORD_RE
-from rag.lexical import LexicalIndex, japanese_nouns, tokenize
+from rag.lexical import LexicalIndex, japanese_nouns, places_named, tokenize
 from rag.numbers import Quantity, quantities
 
 # "第1章", "chapter 2", "第3节", "section 2-3" point into the report's structure; they are not figures to look for.
@@ -144,11 +144,13 @@ def _shaped(word: str) -> bool:
     return any(c.isdigit() for c in word) or any(c.isupper() for c in word[1:]) or (word.isupper() and len(word) > 1)
 
 
-def unknown_names(question: str, report_text: str) -> list[str]:
-    """Names in the question that occur nowhere in the report (``report_text``: the original and its editions),
-    and capitalised English names none of whose words it has: the English edition writes Moonshot or Tongyi as
-    the report names them, so a name it never writes (Microsoft, Kimi) the report does not mention."""
-    unknown = [name for name in names_in(question) if not mentions(report_text, name)]
+def unknown_names(question: str, report_text: str, language: str = "en") -> list[str]:
+    """Names in the question that occur nowhere in the report (``report_text``: the original and its editions):
+    places, as a segmenter finds them in Chinese and Japanese (贵州省, 新加坡); and capitalised English names none
+    of whose words it has: the English edition writes Moonshot or Tongyi as the report names them, so a name it
+    never writes (Microsoft, Kimi) the report does not mention."""
+    named = [*names_in(question), *places_named(question, language)]
+    unknown = [name for name in dict.fromkeys(named) if not mentions(report_text, name)]
     for run in capitalised_names(question):
         if not any(mentions(report_text, word) for word in run):  # Tongyi Qianwen: the edition writes Tongyi Qwen
             unknown.append(" ".join(run))

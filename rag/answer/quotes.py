@@ -81,6 +81,11 @@ def states_amount(text: str, money: bool = False) -> bool:
     return any(is_amount(q) and (q.unit in MONEY or not money) for q in stated(text))
 
 
+def states_share(text: str) -> bool:
+    """Whether a unit states a percentage."""
+    return any(q.unit == "percent" for q in stated(text))
+
+
 def has_asked_for(text: str, kind: str, answer_type: str, share: bool = False) -> bool:
     """Whether a unit can state what the question asks for: an amount (a percentage for a ``share``), a date,
     or where data come from."""
