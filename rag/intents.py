@@ -239,8 +239,8 @@ ANSWER_TYPE_WORDS = {
     ),
     "compare": (
         r"\bcompar|\bversus\b|\bvs\.?\b|\bdiffer|\bgap\b|\bmore than\b",
-        r"比較|比べ|違い|差",
-        r"对比|比较|相比|差距|区别",
+        r"比較|比べ|違い|違う|異な|差",
+        r"对比|比较|相比|差距|区别|不同|差异",
     ),
     "why": (
         r"\bwhy\b|\bhow (?:does|did|do|is|are|can)\b|\breason",

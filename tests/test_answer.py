@@ -364,3 +364,18 @@ def test_the_span_is_in_the_unit_asked_for_and_the_column_of_the_place_asked_abo
     assert us is not None and us.text == "71.7%" and china is not None and china.text == "6.1%"
     # A row shown as bare cells has no label: its first cell may be the value asked for.
     assert named_label_end("第1回(14件); 第2回(11件)", ["", ""], "en") == 0
+
+
+def test_a_place_is_mentioned_by_its_adjective_and_named_by_it() -> None:
+    from rag.answer.coverage import mentions, unknown_names
+    from rag.answer.quotes import _sub_header
+
+    # 5-3 of the English edition speaks of "Chinese AI companies" only: China is mentioned there.
+    assert mentions("Chinese AI companies expand overseas", "China") and mentions("German firms", "Germany")
+    assert not mentions("this indicates growth", "India")
+    report = "Chinese AI companies and the US."
+    assert unknown_names("How do Indian AI companies compare?", report) == ["India"]
+    assert unknown_names("What do Chinese companies face overseas?", report) == []
+    # A row repeating its column labels is a second header line, never quoted as data.
+    assert _sub_header("社名 | 製品名 | 社名 | 製品名 | 社名 | 製品名")
+    assert not _sub_header("バaidu | 文心一言 | 科大訊飛 | 星火LLM")

@@ -83,6 +83,21 @@ def test_real_asked_for_a_share_the_direct_answer_states_a_percentage(real_pipel
 
 
 @pytest.mark.integration
+@pytest.mark.parametrize(
+    "question",
+    [
+        "中国和美国在大模型商业化方面有何不同？",
+        "How does China's approach to commercializing AI models differ from the US?",
+    ],
+)
+def test_real_asked_how_two_differ_the_direct_answer_says_how(real_pipeline, question: str) -> None:
+    # The bullet's first sentence only says that their strategies differ; the next two say how.
+    answer = real_pipeline.ask(question)
+    direct = "\n".join(c.original for c in answer.citations[: answer.direct])
+    assert "オープンソース" in direct and "応用拡大に注力" in direct
+
+
+@pytest.mark.integration
 def test_real_a_place_the_report_never_mentions_is_refused(real_pipeline) -> None:
     assert real_pipeline.ask("贵州省出台了哪些人工智能政策？").abstained  # the report lists other provinces' policies
     assert not real_pipeline.ask("广东省2024年6月出台的人工智能政策叫什么名字？").abstained

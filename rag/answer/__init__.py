@@ -69,9 +69,10 @@ RULED_OUT = -1.0  # the coverage of a question a rule refuses: below every thres
 BULLET = "👉"
 LEADING_MARKS_RE = re.compile(r"^(?:-\s*)?(?:👉|・|◆)\s*")
 SMALL_TABLE_ROWS = 6  # a table with this many rows or fewer is quoted whole when asked what it holds
-# Asked why or how, the direct answer takes the rest of its line (a bullet's sentences make one point). For
-# list and other questions too it changed 15 tuning answers for one more key fact, most of them only longer.
-CONTINUED_TYPES = ("why",)
+# Asked why, how or how two differ, the direct answer takes the rest of its line (a bullet's sentences make one
+# point: "their strategies differ." then how). For list and other questions too it changed 15 tuning answers for
+# one more key fact, most of them only longer.
+CONTINUED_TYPES = ("why", "compare")
 SAME_MONTH_LINES = 3  # at most this many timeline entries of one month lead an answer
 
 

@@ -53,6 +53,7 @@ CHINESE_BREAK_RE = re.compile("[的了吗呢吧是谁哪几这那]")
 LATIN_NAME_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*\b")
 COMPOUND_SUFFIX_RE = re.compile(r"(?:-[a-z]{3,})+$")  # -based, -related, -powered
 ACRONYM_RE = re.compile(r"[A-Z]{3,6}")  # two letters (EU) are spelt out by chance too often
+ADJECTIVE_ENDING = "(?:an|ian|ese|nese|ean|n|li|)s?"  # after a place's stem: Chinese, Indian, Americans, German
 # Capitalised words that begin English questions or name months: not names of anything in the report.
 COMMON_CAPITALS = frozenset(
     "What Which Who Whom Whose When Where Why How Is Are Was Were Does Do Did Can Could Will Would Should Has Have "
@@ -149,7 +150,7 @@ def unknown_names(question: str, report_text: str, language: str = "en") -> list
     places, as a segmenter finds them in Chinese and Japanese (贵州省, 新加坡); and capitalised English names none
     of whose words it has: the English edition writes Moonshot or Tongyi as the report names them, so a name it
     never writes (Microsoft, Kimi) the report does not mention."""
-    named = [*names_in(question), *places_named(question, language)]
+    named = [*names_in(question), *places_named(question, language), *places_by_adjective(question)]
     unknown = [name for name in dict.fromkeys(named) if not mentions(report_text, name)]
     for run in capitalised_names(question):
         if not any(mentions(report_text, word) for word in run):  # Tongyi Qianwen: the edition writes Tongyi Qwen
@@ -168,10 +169,25 @@ def capitalised_names(question: str) -> list[list[str]]:
     return runs
 
 
+def places_by_adjective(question: str) -> list[str]:
+    """The places a question names by their adjective: India for "Indian firms", China for "Chinese"."""
+    return [
+        place
+        for word in re.findall(r"\b[A-Z][a-z]{3,}\b", question)
+        for place in PLACES
+        if (stem := _place_stem(place)) and word != place and re.fullmatch(re.escape(stem) + ADJECTIVE_ENDING, word)
+    ]
+
+
 def _of_a_place(word: str) -> bool:
     """Whether ``word`` is a place's adjective: it begins with the place less its last letter (American, Chinese,
     Japanese, German), so Unitree is not of the United States."""
-    return any(word.startswith(place[:-1]) for place in PLACES if len(place) >= 5 and place.isalpha())
+    return any(word.startswith(stem) for place in PLACES if (stem := _place_stem(place)))
+
+
+def _place_stem(place: str) -> str:
+    """What a Latin place name and its adjective begin with (Chin- of China and Chinese); "" for short names."""
+    return place[:-1] if len(place) >= 5 and place.isascii() and place.isalpha() else ""
 
 
 def uses(report_text: str, term: str, lexical: LexicalIndex) -> bool:
@@ -186,9 +202,15 @@ def uses(report_text: str, term: str, lexical: LexicalIndex) -> bool:
 
 
 def mentions(text: str, name: str) -> bool:
-    """Whether ``text`` has ``name`` as a word of its own, in any case (インド is not in ウインドファーム), or an
-    acronym spelt out in capitalised words (MIIT: the Ministry of Industry and Information Technology)."""
+    """Whether ``text`` has ``name`` as a word of its own, in any case (インド is not in ウインドファーム), a place
+    by its adjective too (Chinese AI companies mention China), or an acronym spelt out in capitalised words (MIIT:
+    the Ministry of Industry and Information Technology)."""
     pattern = re.escape(name)
+    if name in PLACES and (stem := _place_stem(name)):
+        # Case kept and a nationality's ending: Indian mentions India, "indicates" does not.
+        adjective = rf"(?<![A-Za-z0-9])(?:{pattern}|{re.escape(stem)}{ADJECTIVE_ENDING})(?![A-Za-z])"
+        if re.search(adjective, text):
+            return True
     if name.isascii():
         pattern = rf"(?<![A-Za-z0-9]){pattern}(?![A-Za-z])"
     elif re.fullmatch(r"[\u30a0-\u30ff]+", name):

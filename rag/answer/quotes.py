@@ -49,8 +49,15 @@ def unit_kind(index: Index, u: int) -> str:
     if is_source(text.strip()):
         return "source"
     if chunk.kind == "table":
-        return "caption" if text == chunk.table_caption and text != chunk.table_header else "row"
+        caption = text == chunk.table_caption and text != chunk.table_header
+        return "caption" if caption or _sub_header(text) else "row"
     return "sentence"
+
+
+def _sub_header(row: str) -> bool:
+    """Whether a row only repeats a few labels (社名 | 製品名 | 社名 | 製品名…): a second header line, not data."""
+    cells = [c.strip() for c in row.split(CELL_SEPARATOR) if c.strip()]
+    return len(cells) >= 4 and 2 * len(set(cells)) <= len(cells) and not any(ch.isdigit() for ch in row)
 
 
 def item_number(text: str) -> int | None:
