@@ -118,23 +118,27 @@ def japanese_nouns(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _jieba() -> Any:
+def _jieba() -> tuple[Any, frozenset[str]]:
+    """jieba's tokenizer and the place names of its dictionary (tagged ns): the dictionary's own part-of-speech
+    tagger would take another 100 MB for the one tag wanted."""
     try:
         import jieba
-        import jieba.posseg
     except ImportError as exc:  # pragma: no cover - a required dependency
         raise DependencyError("jieba is missing: pip install jieba") from exc
     jieba.setLogLevel(logging.WARNING)  # it announces loading its dictionary on stderr
-    return jieba.posseg.POSTokenizer(jieba.Tokenizer())
+    tokenizer = jieba.Tokenizer()
+    with tokenizer.get_dict_file() as lines:  # "word frequency tag" per line, UTF-8
+        places = frozenset(p[0] for line in lines if len(p := line.decode("utf-8").split()) == 3 and p[2] == "ns")
+    return tokenizer, places
 
 
 _JIEBA_LOCK = threading.Lock()
 
 
-def chinese_words(text: str) -> list[tuple[str, str]]:
-    """jieba's words of Chinese text (NFKC) with their part of speech (ns: a place, n: a noun, v: a verb...)."""
+def chinese_words(text: str) -> list[str]:
+    """jieba's words of Chinese text (NFKC)."""
     with _JIEBA_LOCK:  # its tokenizer loads its dictionary on first use: once, whichever thread comes first
-        return [(w.word, w.flag) for w in _jieba().cut(unicodedata.normalize("NFKC", text))]
+        return list(_jieba()[0].cut(unicodedata.normalize("NFKC", text)))
 
 
 def load_segmenter_in_background() -> None:
@@ -146,7 +150,8 @@ def places_named(text: str, language: str) -> list[str]:
     """The place names a segmenter finds in Chinese or Japanese text (贵州省, 新加坡, シンガポール): its dictionary
     knows far more places than any list here."""
     if language == "zh":
-        return [w for w, flag in chinese_words(text) if flag == "ns" and len(w) > 1]
+        places = _jieba()[1]
+        return [w for w in chinese_words(text) if w in places and len(w) > 1]
     if language == "ja":
         tokenizer = _sudachi()
         with _SUDACHI_LOCK:
