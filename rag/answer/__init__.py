@@ -226,7 +226,7 @@ class ExtractiveAnswerer:
         if scored.focus and not focus_terms:  # a follow-up that only names another month ("5月は？")
             quotes, lead = _with_same_month(quotes, answering(candidates, kind), asked_numbers(question, words=True))
         elif kind in CONTINUED_TYPES:
-            quotes, lead = self._with_rest_of_line(quotes, candidates)
+            quotes, lead = self._with_rest_of_line(quotes, candidates, language)
         else:
             lead = 1
         # Once told to set the report aside, what is left must ask about the report in words of its own.
@@ -257,7 +257,9 @@ class ExtractiveAnswerer:
         weight = self.config.focus_weight
         return _lifted(candidates, lambda q: weight * share(q))
 
-    def _with_rest_of_line(self, quotes: list[Quote], candidates: Sequence[Quote]) -> tuple[list[Quote], int]:
+    def _with_rest_of_line(
+        self, quotes: list[Quote], candidates: Sequence[Quote], language: str
+    ) -> tuple[list[Quote], int]:
         """The direct answer with the sentences after it on its line: a slide's bullet is one point, and asked why
         or how, its first sentence often states the problem and the next one the answer ("技術の断片化：…に直面。
         中国はオープンソース戦略で…")."""
@@ -276,7 +278,18 @@ class ExtractiveAnswerer:
                 break
             lead.append(by_unit[u])
             after = after[after.index(text) + len(text) :]
-        return _leading(lead, quotes)
+        if len(lead) == 1:
+            return quotes, 1
+        # One point, one quote: the sentences read and are cited as the stretch of the line they make.
+        start = line.index(direct.original)
+        end = start + len(line[start:]) - len(after)
+        joined = replace(
+            direct,
+            text=(" " if language == "en" else "").join(q.text for q in lead),
+            original=line[start:end],
+            translated=all(q.translated for q in lead),
+        )
+        return [joined, *(q for q in quotes[1:] if all(q.unit != other.unit for other in lead))], 1
 
     def _towards_item(self, candidates: list[Quote], wanted: int) -> list[Quote]:
         """The item a question asks for by its place in a list ranked up: the line or row marked with that
