@@ -298,8 +298,59 @@ HOW_MUCH_RE = re.compile(
 )
 
 
+# "What is DeepSeek's annual revenue?", "What was iFLYTEK's net profit in 2024?": a question naming a sum of money
+# as the thing it asks for (the head of "what is …", before any "in 2024" or "of X") asks for the sum, as "how
+# much" does; "What are the revenue sources?" asks for sources.
+ASKED_THING_RE = re.compile(
+    r"\bwhat (?:is|was|are|were)\s+(?P<thing>[^?.]*?)\s*"
+    r"(?=\b(?:in|of|for|at|on|by|from|per|during|after|before|since|to|among|between|according)\b|[?.]|$)",
+    re.IGNORECASE,
+)
+MONEY_ENDING_RE = re.compile(f"(?:{MONEY_RE.pattern})$", re.IGNORECASE)
+
+
 def asks_money(question: str) -> bool:
-    return bool(HOW_MUCH_RE.search(question) and MONEY_RE.search(question))
+    if HOW_MUCH_RE.search(question) and MONEY_RE.search(question):
+        return True
+    return any(MONEY_ENDING_RE.search(m.group("thing")) for m in ASKED_THING_RE.finditer(question))
+
+
+# How many of something, not how many times nor what share: a count answers it (16社, 1509), not a percentage or
+# a sum beside it ("How many AI engineers work in China?" is not answered by "12% of top AI talent").
+COUNT_RE = re.compile(
+    r"\bhow many\b(?!\s*(?:times|-fold|percent|percentage))|何\s*(?:人|社|件|台|個|種類|か国|カ国)|"
+    r"几\s*[个家件台名位种]|多少\s*[个家件台名位种]",
+    re.IGNORECASE,
+)
+
+
+def asks_count(question: str) -> bool:
+    return bool(COUNT_RE.search(question))
+
+
+# The counter a Japanese or Chinese question counts in (何人, 多少家, 人数), and the counters of the report's
+# Japanese that count the same things: asked how many people, "6件" counts something else.
+COUNTER_GROUPS = {
+    "persons": frozenset("人名"),
+    "firms": frozenset("社家"),
+    "cases": frozenset("件"),
+    "machines": frozenset("台"),
+    "kinds": frozenset("種"),
+    "countries": frozenset({"か国", "カ国", "ヵ国", "ヶ国"}),
+}
+ASKED_COUNTER_RES = (
+    (re.compile(r"何\s*[人名]|[几多少]\s*[名位人](?![工民])|人数"), "persons"),
+    (re.compile(r"何\s*社|[几多少]\s*家"), "firms"),
+    (re.compile(r"何\s*件|[几多少]\s*件"), "cases"),
+    (re.compile(r"何\s*台|[几多少]\s*台"), "machines"),
+    (re.compile(r"何\s*種|[几多少]\s*种"), "kinds"),
+    (re.compile(r"何\s*[かカヵヶ]国|[几多少]\s*个国家"), "countries"),
+)
+
+
+def asked_counters(question: str) -> frozenset[str]:
+    """The counters that answer the count a question asks for in its counter; empty when it names none."""
+    return next((COUNTER_GROUPS[g] for pattern, g in ASKED_COUNTER_RES if pattern.search(question)), frozenset())
 
 
 RATIO_RE = re.compile(r"何\s*倍|[多几]少?\s*倍|\bhow many times\b|\bhow many-fold\b", re.IGNORECASE)

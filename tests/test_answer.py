@@ -13,8 +13,8 @@ import pytest
 from rag.answer import AnswerConfig, ExtractiveAnswerer, abstention_text, without_set_aside
 from rag.answer.compose import asked_span, mark, row_text
 from rag.answer.coverage import chinese_terms, mentions, names_in
-from rag.answer.quotes import Quote, item_number
-from rag.intents import CONTENT, asks_share
+from rag.answer.quotes import Quote, item_number, states_amount, states_count_in
+from rag.intents import CONTENT, asked_counters, asks_share
 from rag.lexical import LexicalIndex, tokenize_zh
 from rag.numbers import quantities
 from rag.pipeline import Pipeline
@@ -218,6 +218,25 @@ def test_a_quantity_asked_for_needs_a_sentence_stating_one(fake_pipeline: Pipeli
     # How much money is answered by a sum of money, not by the ratio beside it.
     assert ask(fake_pipeline, "DeepSeekの価格はいくらですか？").abstained
     assert not ask(fake_pipeline, "2025年の中国のAIコア産業の規模はいくらですか？").abstained
+
+
+def test_a_sum_or_a_count_asked_for_needs_one_of_its_kind(edition_pipeline: Pipeline) -> None:
+    # "What is X's price?" asks for a sum as "how much" does: the ratio the report states does not answer it.
+    assert ask(edition_pipeline, "What is DeepSeek's price?").abstained
+    assert not ask(edition_pipeline, "What was the size of China's core AI industry in 2025?").abstained
+    assert not ask(edition_pipeline, "How many AI-related companies were registered in 2025?").abstained
+    assert states_amount("企業は490万社", count=True) and not states_amount("人材の12.0%が中国", count=True)
+    assert states_amount("人材の12.0%が中国") and not states_amount("価格差は100倍以上", money=True)
+
+
+def test_a_count_asked_in_a_counter_is_answered_in_that_counter() -> None:
+    people = asked_counters("DeepSeekの従業員数は何人ですか？")
+    assert people == asked_counters("字节跳动有多少名员工？") == asked_counters("百度的员工人数是多少？")
+    assert not states_count_in("アリババが6件で3位に並び、DeepSeekがそれぞれ2件を出している。", people)
+    assert states_count_in("ベータテストの申し込み人数は200万人を突破", people)
+    assert states_count_in("1509 | 40%", people)  # a bare count: the table's header may name what it counts
+    assert asked_counters("中国有多少家AI企业？") == asked_counters("何社ですか？") != people
+    assert not asked_counters("有多少个？") and not asked_counters("AI人材の割合は？")
 
 
 def test_a_number_in_another_languages_units_is_found(edition_pipeline: Pipeline) -> None:

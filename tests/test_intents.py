@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.intents import answer_type, classify, list_position
+from rag.intents import answer_type, asks_count, asks_money, classify, list_position
 
 
 @pytest.mark.parametrize(
@@ -113,3 +113,27 @@ def test_a_chapter_named_by_its_place_is_its_summary(question: str, section: str
     intent = classify(question, "en", last_chapter=5)
     assert intent.kind == "scoped" and intent.sections == (section,)
     assert classify("What's the takeaway of the last chapter?", "en", last_chapter=7).sections == ("7のまとめ",)
+
+
+@pytest.mark.parametrize(
+    ("question", "money", "count"),
+    [
+        ("How much did the US invest privately in AI in 2024?", True, False),
+        # naming a sum of money as what is asked for asks for the sum
+        ("What is DeepSeek's annual revenue?", True, False),
+        ("What was iFLYTEK's net profit in 2024?", True, False),
+        ("What is SenseTime's market capitalization?", True, False),
+        # ... but not when the sum only qualifies what is asked for
+        ("What are the main revenue sources?", False, False),
+        ("What was the price gap between US and Chinese models?", False, False),
+        ("How many AI engineers work in China?", False, True),
+        ("How many times cheaper is DeepSeek?", False, False),
+        ("How many percentage points did it grow?", False, False),
+        ("AI関連企業は何社ですか？", False, True),
+        ("字节跳动有多少名员工？", False, True),
+        ("中国AI工程师的数量有多少？", False, False),  # 多少 alone: how many or how much
+        ("美国的价格是中国的多少倍？", False, False),
+    ],
+)
+def test_asked_for_a_sum_of_money_or_a_count(question: str, money: bool, count: bool) -> None:
+    assert (asks_money(question), asks_count(question)) == (money, count)

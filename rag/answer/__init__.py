@@ -35,6 +35,7 @@ from rag.answer.quotes import (
     row_number,
     stated,
     states_amount,
+    states_count_in,
     states_share,
     unit_kind,
 )
@@ -45,7 +46,9 @@ from rag.intents import (
     PLACE_RE,
     Intent,
     answer_type,
+    asked_counters,
     asked_units,
+    asks_count,
     asks_money,
     asks_quantity,
     asks_share,
@@ -217,8 +220,12 @@ class ExtractiveAnswerer:
             return Evidence([], terms, RULED_OUT, "missing_number" if asked else "name_elsewhere")
         # A follow-up on a new topic ("主な収入源は？" after prices) asks in its own words, not the earlier question's.
         asking = scored.focus if set(focus_terms) - before else question
-        if asks_quantity(asking) and not states_amount(direct.original, money=asks_money(asking)):
+        money = asks_money(asking)
+        if (asks_quantity(asking) or money) and not states_amount(direct.original, money, asks_count(asking)):
             # Asked how many or how much (money), the best sentence states no such amount: the report lacks it.
+            return Evidence([], terms, RULED_OUT, "no_amount")
+        if (counters := asked_counters(asking)) and not states_count_in(direct.original, counters):
+            # Asked how many people (何人, 多少名), the best sentence counts cases or ranks: not what was asked.
             return Evidence([], terms, RULED_OUT, "no_amount")
         quotes = pick(
             [direct, *(q for q in candidates if q is not direct)], kind, terms, tokens, self.config.support_margin

@@ -78,14 +78,35 @@ def row_number(text: str) -> int | None:
 
 def stated(text: str) -> list[Quantity]:
     """The numbers a unit states, less a table row's own number in its list."""
+    return quantities(_stating(text))
+
+
+def _stating(text: str) -> str:
     cells = text.split(CELL_SEPARATOR)
-    return quantities(CELL_SEPARATOR.join(cells[1:] if row_number(text) is not None else cells))
+    return CELL_SEPARATOR.join(cells[1:] if row_number(text) is not None else cells)
 
 
-def states_amount(text: str, money: bool = False) -> bool:
-    """Whether a unit states an amount, share or count (a sum of money, with ``money``): not only dates, and not
-    only a row's number in its list."""
-    return any(is_amount(q) and (q.unit in MONEY or not money) for q in stated(text))
+# The counters the report's Japanese writes after a count (6件, 490万社, 3位, 6つ).
+COUNTER_RE = re.compile(r"[かカヵヶ]国|[人名社件台個種位回校本枚点つ家]")
+
+
+def states_count_in(text: str, counters: frozenset[str]) -> bool:
+    """Whether a unit states a count in one of ``counters``, or a bare count (a table's header may carry its
+    counter); not when each count it states is of something else (asked how many people, "6件で3位")."""
+    body = _stating(text)
+    for q in quantities(body):
+        if is_amount(q) and not q.unit:
+            counter = COUNTER_RE.match(body, q.end)
+            if counter is None or counter.group() in counters:
+                return True
+    return False
+
+
+def states_amount(text: str, money: bool = False, count: bool = False) -> bool:
+    """Whether a unit states an amount, share or count (only a sum of money with ``money``, only a count with
+    ``count``, either with both): not only dates, and not only a row's number in its list."""
+    units = (MONEY if money else frozenset()) | ({""} if count else frozenset())
+    return any(is_amount(q) and (not units or q.unit in units) for q in stated(text))
 
 
 def states_share(text: str) -> bool:
