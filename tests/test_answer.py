@@ -16,7 +16,7 @@ from rag.answer.coverage import chinese_terms, mentions, names_in
 from rag.answer.quotes import Quote, item_number, states_amount, states_count_in
 from rag.intents import CONTENT, asked_counters, asks_share
 from rag.lexical import LexicalIndex, tokenize_zh
-from rag.numbers import quantities
+from rag.numbers import MONEY, quantities
 from rag.pipeline import Pipeline
 from rag.types import Answer
 
@@ -55,6 +55,23 @@ def test_a_year_the_question_names_is_not_the_answer_span() -> None:
     dated = "It was released in January 2025, after 2 years."
     span = asked_span(dated, "date", [], {"released": 1.0})
     assert span is not None and mark(dated, span) == "It was released in **January 2025**, after 2 years."
+
+
+def test_an_amount_stated_for_another_place_is_not_the_answer() -> None:
+    text = (
+        "In 2024, US private AI investment was $109.1 billion, about 12 times China's $9.3 billion and 24 times "
+        "the UK's $4.5 billion."
+    )
+    anchors, money = {"private": 2.0, "invest": 2.0, "China": 2.0}, frozenset(MONEY)
+    nearest = asked_span(text, "amount", [], anchors, money)
+    assert nearest is not None and nearest.text == "$109.1 billion"  # by nearness alone
+    span = asked_span(text, "amount", [], anchors, money, named_places=["China"])
+    assert span is not None and span.text == "$9.3 billion"
+    # The place after the amount in its clause (57%が米国に), and an amount no place claims, stay candidates.
+    shares = asked_span("人材の57%が米国に、12%が中国に分布", "amount", [], {"人材": 3.0}, named_places=["中国"])
+    assert shares is not None and shares.text == "12%"
+    unclaimed = asked_span("中国は1.2兆元で、前年の9千万元より増加", "amount", [], {"前年": 3.0}, named_places=["中国"])
+    assert unclaimed is not None and unclaimed.text == "9千万元"
 
 
 def test_the_span_is_the_amount_next_to_the_rarest_terms() -> None:

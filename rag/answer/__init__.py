@@ -369,11 +369,12 @@ class ExtractiveAnswerer:
                 near = [t for t in evidence.focus if t in shown_tokens] or evidence.terms
                 anchors = {t: reader.lexical.idf(t) for t in near}
                 # A place the question names tells its cell or clause apart more than any word ("the US" share).
-                anchors |= dict.fromkeys(PLACE_RE.findall(question), max(anchors.values(), default=1.0))
+                places = PLACE_RE.findall(question)
+                anchors |= dict.fromkeys(places, max(anchors.values(), default=1.0))
                 row = row_number(original) if quote.kind == "row" else None
                 header = reader.header_cells(quote.position) if quote.kind == "row" else []
                 label_end = named_label_end(shown, header, language)
-                span = asked_span(shown, kind, asked, anchors, asked_units(question), row, label_end)
+                span = asked_span(shown, kind, asked, anchors, asked_units(question), row, label_end, places)
                 span_text = span.text if span is not None else None
                 untranslated = reader.translated and not quote.translated
                 note = untranslated_note(quote.original, span, language) if untranslated else ""

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from rag.answer.messages import MESSAGES
 from rag.chunking import CELL_SEPARATOR
-from rag.intents import PLACES
+from rag.intents import PLACE_RE, PLACES
 from rag.numbers import DATE_PARTS, Quantity, is_amount, quantities, render, same_value
 
 # A cell left empty or holding a dash says nothing.
@@ -50,6 +50,7 @@ def asked_span(
     units: frozenset[str] = frozenset(),
     row: int | None = None,
     label_end: int = 0,
+    named_places: Sequence[str] = (),
 ) -> Quantity | None:
     """The amount (or date) in ``text`` that answers: of the kind asked for, not one the question itself names,
     and the closest to where the question's terms occur, rarer terms counting more (``anchors``: term -> weight):
@@ -58,7 +59,8 @@ def asked_span(
     share, a ratio for 何倍, a sum of money for "how much" investment) before others; never
     the ``row``'s own number in its table ("No.: 5"). A row's label (its first ``label_end`` characters) names
     what all its cells are about, so the question's terms there tell no cell apart: "美国" in the US column's name
-    does ("项目：民间AI投资额；中国：93亿美元(6.1%)；美国：1,091亿美元(71.7%)")."""
+    does ("项目：民间AI投资额；中国：93亿美元(6.1%)；美国：1,091亿美元(71.7%)"). An amount stated for a place other
+    than the ``named_places`` the question names is passed over."""
     if answer_type not in ("amount", "date"):
         return None
     found = [
@@ -71,6 +73,11 @@ def asked_span(
     if answer_type == "amount":
         found = [q for q in found if q.unit] or found
         found = [q for q in found if q.unit in units] or found
+        # Asked about one place, an amount stated for another is not its answer, however near the other terms:
+        # "US private AI investment was $109.1 billion, … 12 times China's $9.3 billion" answers China with 9.3.
+        if named_places:
+            asked_places = {p.lower() for p in named_places}
+            found = [q for q in found if (_place_of(text, q) or "").lower() in asked_places | {""}] or found
     if not found:
         return None
     lowered = text.lower()
@@ -96,6 +103,18 @@ def asked_span(
         return sum(anchors[a] / (1 + min(gap(q, a, p) for p in at) / SPAN_REACH) for a, at in places.items())
 
     return max(found, key=closeness)
+
+
+def _place_of(text: str, q: Quantity) -> str | None:
+    """The place an amount is stated for: the one its clause names ("57%が米国に、12%が中国に"), or of two there
+    the nearest before it ("12 times China's $9.3 billion and 24 times the UK's $4.5 billion"); None if none."""
+    starts = [0, *(m.end() for m in CLAUSE_MARK_RE.finditer(text, 0, q.start))]
+    end = m.start() if (m := CLAUSE_MARK_RE.search(text, q.end)) else len(text)
+    named = [(m.start(), m.group()) for m in PLACE_RE.finditer(text, starts[-1], end)]
+    if len({name for _, name in named}) == 1:
+        return named[0][1]
+    before = [name for at, name in named if at < q.start]
+    return before[-1] if before else (named[0][1] if named else None)
 
 
 def _anchor_pattern(term: str) -> str:
