@@ -262,7 +262,9 @@ ANSWER_TYPES = tuple((name, re.compile("|".join(words), re.IGNORECASE)) for name
 
 
 # A question asking for a share wants a percentage, not the count or rank beside it.
-SHARE_RE = re.compile(r"\bshare\b|percent|proportion|割合|比率|シェア|何\s*[%％]|占|比例|份额|百分", re.IGNORECASE)
+SHARE_RE = re.compile(
+    r"\bshare\b(?!\s+prices?\b)|percent|proportion|割合|比率|シェア|何\s*[%％]|占|比例|份额|百分", re.IGNORECASE
+)
 
 
 def asks_share(question: str) -> bool:

@@ -89,6 +89,7 @@ def test_an_amount_with_its_unit_before_a_bare_number_and_a_share_as_a_percentag
     assert shares is not None and shares.text == "40%"
     assert asks_share("中国的AI人才占全球多少？") and asks_share("What share of top AI talent is in China?")
     assert not asks_share("How many AI models did China have?")
+    assert not asks_share("What is Baidu's current share price?")  # a price, not a share
 
 
 def test_the_span_is_the_date_nearest_its_name_counting_the_characters_between() -> None:
