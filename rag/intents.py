@@ -274,7 +274,7 @@ def asks_share(question: str) -> bool:
 # Question forms that ask for a quantity (how many, いくら, 何人, 多少): answered only by a sentence that states one.
 QUANTITY_RE = re.compile(
     r"\bhow (?:much|many)\b|\bwhat (?:percentage|proportion|share)\b|"
-    r"いくら|何\s*(?:人|社|件|倍|[%％]|台|個|円|元|ドル|兆|億|万|割)|どのくらい|どれくらい|どれほど|"
+    r"いくら|いくつ|幾つ|何\s*(?:人|社|件|倍|[%％]|台|個|円|元|ドル|兆|億|万|割)|どのくらい|どれくらい|どれほど|"
     r"多少|几\s*[个家件倍台名位成]|多大",
     re.IGNORECASE,
 )
@@ -320,7 +320,7 @@ def asks_money(question: str) -> bool:
 # How many of something, not how many times nor what share: a count answers it (16社, 1509), not a percentage or
 # a sum beside it ("How many AI engineers work in China?" is not answered by "12% of top AI talent").
 COUNT_RE = re.compile(
-    r"\bhow many\b(?!\s*(?:times|-fold|percent|percentage))|何\s*(?:人|社|件|台|個|種類|か国|カ国)|"
+    r"\bhow many\b(?!\s*(?:times|-fold|percent|percentage))|いくつ|幾つ|何\s*(?:人|社|件|台|個|種類|か国|カ国)|"
     r"几\s*[个家件台名位种]|多少\s*[个家件台名位种]",
     re.IGNORECASE,
 )
@@ -360,8 +360,10 @@ RATIO_RE = re.compile(r"何\s*倍|[多几]少?\s*倍|\bhow many times\b|\bhow ma
 
 def asked_units(question: str) -> frozenset[str]:
     """The units of the amount a question asks for: a percentage for a share, a ratio for "何倍", a sum of money
-    for "how much" with money words; empty when it names none."""
+    for "how much" with money words, a count ("" — no unit) for "how many"; empty when it names none."""
     units = {"percent"} if asks_share(question) else set()
+    if asks_count(question):
+        units.add("")
     if RATIO_RE.search(question):
         units.add("times")
     if asks_money(question):

@@ -14,7 +14,7 @@ from rag.answer import AnswerConfig, ExtractiveAnswerer, abstention_text, withou
 from rag.answer.compose import asked_span, mark, row_text
 from rag.answer.coverage import chinese_terms, mentions, names_in
 from rag.answer.quotes import Quote, item_number, states_amount, states_count_in
-from rag.intents import CONTENT, asked_counters, asks_share
+from rag.intents import CONTENT, asked_counters, asked_units, asks_share
 from rag.lexical import LexicalIndex, tokenize_zh
 from rag.numbers import MONEY, quantities
 from rag.pipeline import Pipeline
@@ -87,6 +87,10 @@ def test_an_amount_with_its_unit_before_a_bare_number_and_a_share_as_a_percentag
     assert span is not None and span.text != "1"  # the 1 of 顶尖1 names no amount
     shares = asked_span("共3,755个模型，其中中国占40%。", "amount", [], {"模型": 1.0}, frozenset({"percent"}))
     assert shares is not None and shares.text == "40%"
+    counted = asked_span(
+        "共3,755个模型，其中中国1,509个，占40%。", "amount", [], {"中国": 1.0}, asked_units("中国有多少个模型？")
+    )
+    assert counted is not None and counted.text == "1,509"  # asked how many: a count, not the share beside it
     assert asks_share("中国的AI人才占全球多少？") and asks_share("What share of top AI talent is in China?")
     assert not asks_share("How many AI models did China have?")
     assert not asks_share("What is Baidu's current share price?")  # a price, not a share

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.intents import answer_type, asks_count, asks_money, classify, list_position
+from rag.intents import answer_type, asks_count, asks_money, asks_quantity, classify, list_position
 
 
 @pytest.mark.parametrize(
@@ -130,6 +130,8 @@ def test_a_chapter_named_by_its_place_is_its_summary(question: str, section: str
         ("How many times cheaper is DeepSeek?", False, False),
         ("How many percentage points did it grow?", False, False),
         ("AI関連企業は何社ですか？", False, True),
+        ("データセンターをいくつ運営していますか？", False, True),  # いくつ: how many, with no counter
+        ("投資額はいくらですか？", True, False),
         ("字节跳动有多少名员工？", False, True),
         ("中国AI工程师的数量有多少？", False, False),  # 多少 alone: how many or how much
         ("美国的价格是中国的多少倍？", False, False),
@@ -137,3 +139,4 @@ def test_a_chapter_named_by_its_place_is_its_summary(question: str, section: str
 )
 def test_asked_for_a_sum_of_money_or_a_count(question: str, money: bool, count: bool) -> None:
     assert (asks_money(question), asks_count(question)) == (money, count)
+    assert asks_quantity(question) or not count  # a count asked for is a quantity asked for

@@ -56,7 +56,7 @@ def asked_span(
     and the closest to where the question's terms occur, rarer terms counting more (``anchors``: term -> weight):
     "企業" is next to both 490万社 and 6000社, "登録件数" only to the first. An amount with its unit (12.0%, 490万社)
     before a bare number (the 1 of "トップ1人材"); one in the ``units`` the question asks for (a percentage for a
-    share, a ratio for 何倍, a sum of money for "how much" investment) before others; never
+    share, a ratio for 何倍, a sum of money for "how much" investment, a count for "how many") before others; never
     the ``row``'s own number in its table ("No.: 5"). A row's label (its first ``label_end`` characters) names
     what all its cells are about, so the question's terms there tell no cell apart: "美国" in the US column's name
     does ("项目：民间AI投资额；中国：93亿美元(6.1%)；美国：1,091亿美元(71.7%)"). An amount stated for a place other
@@ -71,7 +71,7 @@ def asked_span(
         and not (row is not None and not q.unit and q.value == row)
     ]
     if answer_type == "amount":
-        found = [q for q in found if q.unit] or found
+        found = [q for q in found if q.unit or "" in units] or found  # a bare count only when one is asked for
         found = [q for q in found if q.unit in units] or found
         # Asked about one place, an amount stated for another is not its answer, however near the other terms:
         # "US private AI investment was $109.1 billion, … 12 times China's $9.3 billion" answers China with 9.3.
