@@ -78,6 +78,15 @@ def test_the_span_is_the_amount_next_to_the_rarest_terms() -> None:
     text = "AI関連企業の登録件数も近年急増しており、2025年に合計490万社に達するが、AI専属の企業が6000社に増加。"
     span = asked_span(text, "amount", quantities("2025年"), {"企業": 0.5, "登録": 3.0, "件数": 3.0})
     assert span is not None and span.text == "490万"
+    english = (
+        "reaching a total of 4.9 million companies in 2025, while companies dedicated exclusively to AI have "
+        "increased to 6,000."
+    )
+    # "companies" is next to 4.9 million, but "dedicated", the rarer term, is in 6,000's clause
+    span = asked_span(
+        english, "amount", quantities("in 2025"), {"compani": 1.2, "dedic": 3.4}, asked_units("How many?")
+    )
+    assert span is not None and span.text == "6,000"
 
 
 def test_an_amount_with_its_unit_before_a_bare_number_and_a_share_as_a_percentage() -> None:

@@ -170,3 +170,17 @@ def test_rule_abstentions_count_against_the_calibration_budget(fake_pipeline: Pi
     # Questions that never abstain (help, a chapter asked for whole) are not calibrated on.
     assert _strength(fake_pipeline, Question("h", "ja", "こんにちは", False, kind="help")) is None
     assert _strength(fake_pipeline, Question("c", "ja", "第1章のまとめは？", True, kind="summary")) is None
+
+
+def test_a_marked_amount_is_right_when_a_key_fact_states_it() -> None:
+    q = Question("m", "en", "How many companies?", True, evidence=("6000社に増加",), key_facts=("6000社",))
+    shares = Question("s", "en", "What share?", True, evidence=("40%に当たる",), key_facts=("40%",))
+    cite = Citation(1, "p", "2-2", "t", "…6,000…", "6000社に増加")
+    right = Answer("?", "en", "…**6,000** [1]", False, (cite,), (), span="6,000")
+    wrong = replace(right, span="4.9 million")
+    unmarked = replace(right, span=None)
+    m = answer_metrics(
+        [q, q, q, shares], [right, wrong, unmarked, replace(right, span="9.3 billion")], {"p": "6000社に増加"}
+    )
+    # the unmarked answer is not judged; a count is never a share's right mark
+    assert m["en"]["marked_amounts"] == 3 and m["en"]["marks_right"] == pytest.approx(1 / 3)

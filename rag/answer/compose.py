@@ -15,6 +15,9 @@ from rag.numbers import DATE_PARTS, Quantity, is_amount, quantities, render, sam
 EMPTY_CELLS = ("", "-", "－", "—")
 MAX_LABEL_CHARS = 40
 SPAN_REACH = 40  # characters at which a question term's nearness to an amount counts half
+# What a clause boundary between a term and an amount adds to their distance: a term of another clause counts a
+# third at most ("4.9 million companies, while companies dedicated to AI rose to 6,000": "dedicated" is 6,000's).
+CLAUSE_GAP = 2 * SPAN_REACH
 CLAUSE_MARK_RE = re.compile(r"[,;、，；。]\s|[、，；。]")  # a clause ends (not the comma of 6,000)
 CELL_JOIN = {"ja": "、", "en": "; ", "zh": "；"}
 LABEL_JOIN = {"ja": ": ", "en": ": ", "zh": "："}
@@ -92,11 +95,10 @@ def asked_span(
 
     def gap(q: Quantity, term: str, at: int) -> int:
         # Characters between the two, whichever comes first: "DeepSeek-R1 in January 2025" is 4 apart (a year
-        # with its month and day, as it is marked). A clause boundary between them counts as half the reach:
-        # in "4.9 million companies, while companies dedicated to AI rose to 6,000", "dedicated" is 6,000's.
+        # with its month and day, as it is marked), and CLAUSE_GAP more for each clause boundary between them.
         start, end = _with_date(text, q) if answer_type == "date" else (q.start, q.end)
         between = text[at + len(term) : start] if at < start else text[end:at]
-        return max(0, start - (at + len(term)), at - end) + len(CLAUSE_MARK_RE.findall(between)) * SPAN_REACH // 2
+        return max(0, start - (at + len(term)), at - end) + len(CLAUSE_MARK_RE.findall(between)) * CLAUSE_GAP
 
     def closeness(q: Quantity) -> float:
         # Each term counts once, by its nearest occurrence, halved at SPAN_REACH characters and fading beyond.

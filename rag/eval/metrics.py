@@ -10,6 +10,7 @@ from typing import Any
 
 from rag.eval.questions import Question
 from rag.lang import LANGUAGES
+from rag.numbers import is_amount, quantities, same_value
 from rag.types import Answer, Citation
 
 KS = tuple(range(1, 11))
@@ -76,15 +77,27 @@ def has_key_facts(answer: Answer, question: Question) -> bool:
     return not answer.abstained and bool(text) and all(norm(f) in text for f in question.key_facts)
 
 
+def marks_a_key_fact(answer: Answer, question: Question) -> bool | None:
+    """Whether the amount the direct answer marks is one its key facts state (**1,509** for 1509; $9.3 billion
+    for 93億ドル), or None when nothing is to judge: no amount marked, or no amount among the key facts."""
+    facts = [f for k in question.key_facts for f in quantities(k) if is_amount(f)]
+    marked = [m for m in quantities(answer.span or "") if is_amount(m)]
+    if answer.abstained or not facts or not marked:
+        return None
+    return any(same_value(f, m, rounding=True) for f in facts for m in marked)
+
+
 def answer_metrics(
     questions: Sequence[Question], answers: Sequence[Answer], passage_text: dict[str, str]
 ) -> dict[str, Any]:
     """Per language and overall: key facts in the direct answer, wrongly refused answerable questions,
-    refused unanswerable ones, quotes per answer and the share of quotes holding gold evidence."""
+    refused unanswerable ones, quotes per answer, the share of quotes holding gold evidence and of marked amounts
+    that are a key fact's."""
     groups: dict[str, dict[str, list[Any]]] = {}
     for q, a in zip(questions, answers, strict=True):
         for name in (q.language, "all"):
-            d = groups.setdefault(name, {k: [] for k in ("facts", "wrong", "refused", "cites", "quotes", "evidence")})
+            keys = ("facts", "wrong", "refused", "cites", "quotes", "evidence", "marks")
+            d = groups.setdefault(name, {k: [] for k in keys})
             if q.answerable:
                 d["wrong"].append(a.abstained)
                 d["facts"].append(has_key_facts(a, q))
@@ -93,6 +106,8 @@ def answer_metrics(
                     d["cites"].append(valid and bool(a.citations))
                     d["quotes"].append(len(a.citations))
                     d["evidence"].extend(holds_evidence(c, q) for c in a.citations)
+                    if (marked := marks_a_key_fact(a, q)) is not None:
+                        d["marks"].append(marked)
             elif q.refusable:
                 d["refused"].append(a.abstained)
     out = {}
@@ -112,6 +127,8 @@ def answer_metrics(
             "quotes_per_answer": _mean(d["quotes"]),
             "quotes_with_evidence": _mean(d["evidence"]),
             "valid_citations": _mean(d["cites"]),
+            "marked_amounts": len(d["marks"]),
+            "marks_right": _mean(d["marks"]),
         }
     return out
 

@@ -18,6 +18,7 @@ ANSWER_KEYS = (
     ("quotes_per_answer", "quotes"),
     ("quotes_with_evidence", "evid"),
     ("valid_citations", "cites"),
+    ("marks_right", "marks"),
 )
 
 
