@@ -16,6 +16,8 @@ from rag.types import Answer, Citation
 KS = tuple(range(1, 11))
 # Kinds scored by their own outcome besides key facts: the right section cited first, a help reply.
 SECTION_KINDS = ("summary", "structure")
+# What answer_metrics collects per language: one list per measure.
+ANSWER_TALLIES = ("facts", "wrong", "refused", "cites", "quotes", "evidence", "marks")
 
 
 def norm(text: str) -> str:
@@ -96,8 +98,7 @@ def answer_metrics(
     groups: dict[str, dict[str, list[Any]]] = {}
     for q, a in zip(questions, answers, strict=True):
         for name in (q.language, "all"):
-            keys = ("facts", "wrong", "refused", "cites", "quotes", "evidence", "marks")
-            d = groups.setdefault(name, {k: [] for k in keys})
+            d = groups.setdefault(name, {k: [] for k in ANSWER_TALLIES})
             if q.answerable:
                 d["wrong"].append(a.abstained)
                 d["facts"].append(has_key_facts(a, q))
